@@ -1,0 +1,763 @@
+//! The public errors. [`CarnetError`] is flat (one level, no nested enums)
+//! with stable variants and stable codes that the apps localise by; it is
+//! mapped from the core's rich `carnet_core::Error` here and nowhere else.
+//! Nothing personal goes into it: no username, member id, e-mail or server
+//! message, only machine codes and field names.
+
+use carnet_core::account::RegistrationField as CoreField;
+use carnet_core::api::{ApiError, TransportFailure};
+use carnet_core::device::SignerError;
+use carnet_core::vault::{KeyStoreError as CoreKeyStoreError, VaultError};
+
+use crate::records::RegistrationField;
+
+/// Anything a `Carnet` call can fail with. `code()` gives a stable
+/// snake_case code for each variant; the apps localise by it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum CarnetError {
+    /// Registration fields break the rules (checked locally, or refused by
+    /// the server); nothing was registered. Correct these fields.
+    #[error("these registration fields are not valid: {fields:?}")]
+    InvalidRegistration {
+        /// The fields to correct, each once, in form order when checked
+        /// locally.
+        fields: Vec<RegistrationField>,
+    },
+    /// Username or password is wrong.
+    #[error("the username or password is wrong")]
+    WrongCredentials,
+    /// The e-mail address is not confirmed yet: enter the code sent to it.
+    #[error("the e-mail address is not confirmed yet")]
+    EmailNotConfirmed,
+    /// The e-mail confirmation code is wrong or expired.
+    #[error("the confirmation code is wrong or expired")]
+    WrongConfirmationCode,
+    /// The username is taken: choose another.
+    #[error("this username is taken")]
+    UsernameTaken,
+    /// No session: log in first.
+    #[error("not logged in")]
+    NotLoggedIn,
+    /// The session ended (expired or revoked): log in again.
+    #[error("the session has ended; log in again")]
+    SessionExpired,
+    /// This device is not enrolled: enrol it first.
+    #[error("this device is not enrolled")]
+    NotEnrolled,
+    /// This handle was closed by logout: open a new one.
+    #[error("this handle was closed by logout")]
+    Closed,
+    /// The passphrase or platform key does not open this vault.
+    #[error("the passphrase or key does not open the vault")]
+    WrongVaultKey,
+    /// The platform keystore is locked (the phone has not been unlocked
+    /// since it started): wait for the unlock and retry; never wipe.
+    #[error("the platform keystore is locked; unlock the phone and retry")]
+    VaultLocked,
+    /// The platform key protecting the vault is gone: its content cannot be
+    /// read any more; log out (wipe) and sign in again.
+    #[error("the key protecting the vault is gone")]
+    VaultKeyLost,
+    /// The vault's files are damaged. Nothing was deleted.
+    #[error("the vault is damaged")]
+    VaultCorrupt,
+    /// The vault is open in another handle or process.
+    #[error("the vault is open elsewhere")]
+    VaultInUse,
+    /// The vault was written by a newer version of the app: update it.
+    #[error("the vault was written by a newer app version")]
+    VaultTooNew,
+    /// The phone's storage failed (disk full, permissions).
+    #[error("the storage failed; check free space")]
+    StorageFailure,
+    /// The insurer could not be reached (no network, server down, timeout).
+    #[error("the insurer could not be reached")]
+    Offline,
+    /// The TLS handshake failed: the server's certificate is not trusted.
+    #[error("the secure connection to the insurer failed")]
+    TlsFailure,
+    /// The server's key is not one of the pinned keys: do not continue on
+    /// this network.
+    #[error("the insurer's server key does not match the pins")]
+    PinMismatch,
+    /// Too many attempts: wait `retry_after_seconds` (when known) and retry.
+    #[error("too many attempts; wait and retry")]
+    RateLimited {
+        /// Seconds to wait, when the server said.
+        retry_after_seconds: Option<u64>,
+    },
+    /// The insurer's server failed (5xx): try again later.
+    #[error("the insurer's server is unavailable; try again later")]
+    ServerUnavailable,
+    /// The insurer answered something that could not be read or verified.
+    #[error("the insurer's answer could not be read or verified")]
+    InvalidServerResponse,
+    /// The thing asked for does not exist (e.g. an unknown device id).
+    #[error("not found")]
+    NotFound,
+    /// The configuration is unusable (URL not https, CA not PEM, bad pin).
+    #[error("the connection settings are not valid")]
+    InvalidConfig,
+    /// The device key is locked (user authentication required): unlock and
+    /// retry.
+    #[error("the device key is locked; unlock and retry")]
+    DeviceKeyLocked,
+    /// The device key is gone (biometrics changed, data cleared): enrol
+    /// this device again.
+    #[error("the device key is gone; enrol again")]
+    DeviceKeyLost,
+    /// A bug or a state the app cannot act on. `what` is a fixed, non-personal
+    /// category for bug reports, not for display.
+    #[error("unexpected error ({what})")]
+    Unexpected {
+        /// A fixed category, e.g. `internal`, `keystore_failed`,
+        /// `http_403:forbidden_code`.
+        what: String,
+    },
+}
+
+#[uniffi::export]
+impl CarnetError {
+    /// The stable code of this error (`wrong_credentials`, `offline`, ...):
+    /// what the apps localise by and report in analytics.
+    pub fn code(&self) -> String {
+        self.code_str().to_owned()
+    }
+}
+
+impl CarnetError {
+    /// Every code, in declaration order (for tests and documentation).
+    pub const CODES: [&'static str; 27] = [
+        "invalid_registration",
+        "wrong_credentials",
+        "email_not_confirmed",
+        "wrong_confirmation_code",
+        "username_taken",
+        "not_logged_in",
+        "session_expired",
+        "not_enrolled",
+        "closed",
+        "wrong_vault_key",
+        "vault_locked",
+        "vault_key_lost",
+        "vault_corrupt",
+        "vault_in_use",
+        "vault_too_new",
+        "storage_failure",
+        "offline",
+        "tls_failure",
+        "pin_mismatch",
+        "rate_limited",
+        "server_unavailable",
+        "invalid_server_response",
+        "not_found",
+        "invalid_config",
+        "device_key_locked",
+        "device_key_lost",
+        "unexpected",
+    ];
+
+    /// The stable code, without allocating.
+    pub fn code_str(&self) -> &'static str {
+        match self {
+            Self::InvalidRegistration { .. } => "invalid_registration",
+            Self::WrongCredentials => "wrong_credentials",
+            Self::EmailNotConfirmed => "email_not_confirmed",
+            Self::WrongConfirmationCode => "wrong_confirmation_code",
+            Self::UsernameTaken => "username_taken",
+            Self::NotLoggedIn => "not_logged_in",
+            Self::SessionExpired => "session_expired",
+            Self::NotEnrolled => "not_enrolled",
+            Self::Closed => "closed",
+            Self::WrongVaultKey => "wrong_vault_key",
+            Self::VaultLocked => "vault_locked",
+            Self::VaultKeyLost => "vault_key_lost",
+            Self::VaultCorrupt => "vault_corrupt",
+            Self::VaultInUse => "vault_in_use",
+            Self::VaultTooNew => "vault_too_new",
+            Self::StorageFailure => "storage_failure",
+            Self::Offline => "offline",
+            Self::TlsFailure => "tls_failure",
+            Self::PinMismatch => "pin_mismatch",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::ServerUnavailable => "server_unavailable",
+            Self::InvalidServerResponse => "invalid_server_response",
+            Self::NotFound => "not_found",
+            Self::InvalidConfig => "invalid_config",
+            Self::DeviceKeyLocked => "device_key_locked",
+            Self::DeviceKeyLost => "device_key_lost",
+            Self::Unexpected { .. } => "unexpected",
+        }
+    }
+
+    fn unexpected(what: &str) -> Self {
+        Self::Unexpected {
+            what: what.to_owned(),
+        }
+    }
+
+    /// Registration fields, each once, in the order given.
+    pub(crate) fn invalid_fields(fields: impl IntoIterator<Item = CoreField>) -> Self {
+        let mut unique: Vec<RegistrationField> = Vec::new();
+        for field in fields.into_iter().map(RegistrationField::from) {
+            if !unique.contains(&field) {
+                unique.push(field);
+            }
+        }
+        Self::InvalidRegistration { fields: unique }
+    }
+}
+
+impl From<carnet_core::Error> for CarnetError {
+    fn from(error: carnet_core::Error) -> Self {
+        use carnet_core::Error as E;
+        match error {
+            E::InvalidRegistration(problems) => {
+                Self::invalid_fields(problems.iter().map(|problem| problem.field()))
+            }
+            E::Vault(error) => error.into(),
+            E::Api(error) => error.into(),
+            // A certificate that does not verify came from the server (at
+            // enrolment) or from the vault it was stored in verified.
+            E::Certificate(_) => Self::InvalidServerResponse,
+            E::Signer(error) => error.into(),
+            E::NotLoggedIn => Self::NotLoggedIn,
+            E::SessionExpired => Self::SessionExpired,
+            E::NotEnrolled => Self::NotEnrolled,
+            E::Closed => Self::Closed,
+            E::Random(_) => Self::unexpected("random_source"),
+            E::Internal(_) => Self::unexpected("internal"),
+        }
+    }
+}
+
+impl From<VaultError> for CarnetError {
+    fn from(error: VaultError) -> Self {
+        match error {
+            VaultError::WrongKey => Self::WrongVaultKey,
+            VaultError::KeyStoreLocked => Self::VaultLocked,
+            VaultError::KeyLost => Self::VaultKeyLost,
+            VaultError::Corrupt { .. } => Self::VaultCorrupt,
+            VaultError::InUse => Self::VaultInUse,
+            VaultError::UnsupportedSchema { .. } => Self::VaultTooNew,
+            VaultError::Storage(_) => Self::StorageFailure,
+            VaultError::KeyStore(_) => Self::unexpected("keystore_failed"),
+            VaultError::Encoding(_) => Self::unexpected("vault_encoding"),
+            VaultError::Random => Self::unexpected("random_source"),
+            // VaultError is non_exhaustive: a new variant is unexpected
+            // until it is mapped here.
+            _ => Self::unexpected("vault"),
+        }
+    }
+}
+
+impl From<ApiError> for CarnetError {
+    fn from(error: ApiError) -> Self {
+        match error {
+            ApiError::Transport { failure } => match failure {
+                TransportFailure::Tls => Self::TlsFailure,
+                TransportFailure::Connect
+                | TransportFailure::Timeout
+                | TransportFailure::Interrupted => Self::Offline,
+            },
+            ApiError::PinMismatch => Self::PinMismatch,
+            ApiError::Unauthorized { code } => {
+                // Any other 401 means the session is not accepted.
+                server_code(&code).unwrap_or(Self::SessionExpired)
+            }
+            ApiError::Forbidden { code } => {
+                server_code(&code).unwrap_or_else(|| Self::unexpected_status(403, &code))
+            }
+            ApiError::NotFound { code } => server_code(&code).unwrap_or(Self::NotFound),
+            ApiError::Conflict { code } => {
+                server_code(&code).unwrap_or_else(|| Self::unexpected_status(409, &code))
+            }
+            ApiError::InvalidFields { fields } => Self::invalid_fields(
+                fields
+                    .iter()
+                    .filter_map(|name| CoreField::from_wire_name(name)),
+            ),
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => Self::RateLimited {
+                retry_after_seconds,
+            },
+            ApiError::Rejected { status, code } => {
+                server_code(&code).unwrap_or_else(|| Self::unexpected_status(status, &code))
+            }
+            ApiError::Server { .. } => Self::ServerUnavailable,
+            ApiError::MalformedResponse { .. } => Self::InvalidServerResponse,
+            ApiError::Config(_) => Self::InvalidConfig,
+        }
+    }
+}
+
+impl CarnetError {
+    /// A refusal the app cannot act on. Server codes are machine codes from
+    /// the API (never personal); anything else is replaced.
+    fn unexpected_status(status: u16, code: &str) -> Self {
+        let code = if !code.is_empty()
+            && code.len() <= 40
+            && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            code
+        } else {
+            "?"
+        };
+        Self::Unexpected {
+            what: format!("http_{status}:{code}"),
+        }
+    }
+}
+
+/// The API's error codes (docs/api/openapi.yaml) that name what the member
+/// can act on, whatever the HTTP status.
+fn server_code(code: &str) -> Option<CarnetError> {
+    Some(match code {
+        "wrong_credentials" => CarnetError::WrongCredentials,
+        "email_not_confirmed" => CarnetError::EmailNotConfirmed,
+        "wrong_code" => CarnetError::WrongConfirmationCode,
+        "username_taken" => CarnetError::UsernameTaken,
+        "invalid_token" | "unauthorized" => CarnetError::SessionExpired,
+        _ => return None,
+    })
+}
+
+impl From<SignerError> for CarnetError {
+    fn from(error: SignerError) -> Self {
+        match error {
+            SignerError::Locked => Self::DeviceKeyLocked,
+            SignerError::KeyLost => Self::DeviceKeyLost,
+            SignerError::Failed(_) => Self::unexpected("device_key_failed"),
+        }
+    }
+}
+
+/// Why the app's keystore could not wrap or unwrap the vault's key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum KeyStoreError {
+    /// The key cannot be used yet (the phone has not been unlocked since it
+    /// started). The vault reports `VaultLocked`; never wipe for this.
+    #[error("the keystore is locked")]
+    Locked,
+    /// The key is gone for good (e.g. the screen lock was removed).
+    #[error("the keystore key was invalidated")]
+    KeyInvalidated,
+    /// Any other failure; `reason` is for logs and must not be personal.
+    #[error("the keystore failed: {reason}")]
+    Failed {
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Failed {
+            reason: error.reason,
+        }
+    }
+}
+
+impl From<KeyStoreError> for CoreKeyStoreError {
+    fn from(error: KeyStoreError) -> Self {
+        match error {
+            KeyStoreError::Locked => Self::Locked,
+            KeyStoreError::KeyInvalidated => Self::KeyInvalidated,
+            KeyStoreError::Failed { reason } => Self::Failed(reason),
+        }
+    }
+}
+
+/// Why the app's device key could not give its public key or sign.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum DeviceSignerError {
+    /// The key needs user authentication now: the call reports
+    /// `DeviceKeyLocked`.
+    #[error("the device key is locked")]
+    Locked,
+    /// The key is gone: the call reports `DeviceKeyLost`.
+    #[error("the device key is gone")]
+    KeyLost,
+    /// Any other failure; `reason` is for logs and must not be personal.
+    #[error("the device key failed: {reason}")]
+    Failed {
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for DeviceSignerError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Failed {
+            reason: error.reason,
+        }
+    }
+}
+
+impl From<DeviceSignerError> for SignerError {
+    fn from(error: DeviceSignerError) -> Self {
+        match error {
+            DeviceSignerError::Locked => Self::Locked,
+            DeviceSignerError::KeyLost => Self::KeyLost,
+            DeviceSignerError::Failed { reason } => Self::Failed(reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use carnet_core::account::FieldProblem;
+    use carnet_core::certificate::CertificateError;
+    use carnet_core::rng::RandomError;
+
+    use super::*;
+    use carnet_core::Error as E;
+
+    fn map(error: E) -> CarnetError {
+        error.into()
+    }
+
+    fn api(error: ApiError) -> CarnetError {
+        map(E::Api(error))
+    }
+
+    fn code(code: &str) -> String {
+        code.to_owned()
+    }
+
+    #[test]
+    fn every_core_error_maps_to_its_public_variant() {
+        let cases: Vec<(E, CarnetError)> = vec![
+            (
+                E::InvalidRegistration(vec![
+                    FieldProblem::CardNumber,
+                    FieldProblem::BirthDateInFuture,
+                    FieldProblem::BirthDateImplausible,
+                    FieldProblem::Email,
+                ]),
+                CarnetError::InvalidRegistration {
+                    fields: vec![
+                        RegistrationField::CardNumber,
+                        RegistrationField::BirthDate,
+                        RegistrationField::Email,
+                    ],
+                },
+            ),
+            (E::NotLoggedIn, CarnetError::NotLoggedIn),
+            (E::SessionExpired, CarnetError::SessionExpired),
+            (E::NotEnrolled, CarnetError::NotEnrolled),
+            (E::Closed, CarnetError::Closed),
+            (
+                E::Random(RandomError),
+                CarnetError::unexpected("random_source"),
+            ),
+            (
+                E::Internal("task panicked with maria@example.org".into()),
+                CarnetError::unexpected("internal"),
+            ),
+            (
+                E::Certificate(CertificateError::BadSignature),
+                CarnetError::InvalidServerResponse,
+            ),
+            (
+                E::Certificate(CertificateError::UnknownKey { kid: "k1".into() }),
+                CarnetError::InvalidServerResponse,
+            ),
+            (E::Signer(SignerError::Locked), CarnetError::DeviceKeyLocked),
+            (E::Signer(SignerError::KeyLost), CarnetError::DeviceKeyLost),
+            (
+                E::Signer(SignerError::Failed("StrongBox said no".into())),
+                CarnetError::unexpected("device_key_failed"),
+            ),
+        ];
+        for (core, public) in cases {
+            let printed = format!("{core:?}");
+            assert_eq!(map(core), public, "{printed}");
+        }
+    }
+
+    #[test]
+    fn every_vault_error_maps_to_its_public_variant() {
+        let cases = [
+            (VaultError::WrongKey, CarnetError::WrongVaultKey),
+            (VaultError::KeyStoreLocked, CarnetError::VaultLocked),
+            (VaultError::KeyLost, CarnetError::VaultKeyLost),
+            (
+                VaultError::KeyStore("Keystore2 error -1000".into()),
+                CarnetError::unexpected("keystore_failed"),
+            ),
+            (VaultError::InUse, CarnetError::VaultInUse),
+            (
+                VaultError::Corrupt {
+                    what: "record in tree account".into(),
+                },
+                CarnetError::VaultCorrupt,
+            ),
+            (
+                VaultError::UnsupportedSchema {
+                    found: 9,
+                    supported: 1,
+                },
+                CarnetError::VaultTooNew,
+            ),
+            (
+                VaultError::Storage("disk full".into()),
+                CarnetError::StorageFailure,
+            ),
+            (
+                VaultError::Encoding("missing field".into()),
+                CarnetError::unexpected("vault_encoding"),
+            ),
+            (VaultError::Random, CarnetError::unexpected("random_source")),
+        ];
+        for (core, public) in cases {
+            assert_eq!(map(E::Vault(core.clone())), public, "{core:?}");
+        }
+    }
+
+    #[test]
+    fn transport_failures_tell_offline_from_tls() {
+        for failure in [
+            TransportFailure::Connect,
+            TransportFailure::Timeout,
+            TransportFailure::Interrupted,
+        ] {
+            assert_eq!(api(ApiError::Transport { failure }), CarnetError::Offline);
+        }
+        assert_eq!(
+            api(ApiError::Transport {
+                failure: TransportFailure::Tls
+            }),
+            CarnetError::TlsFailure
+        );
+        assert_eq!(api(ApiError::PinMismatch), CarnetError::PinMismatch);
+        assert_eq!(
+            api(ApiError::Config("bad CA".into())),
+            CarnetError::InvalidConfig
+        );
+    }
+
+    #[test]
+    fn server_codes_map_to_what_the_member_can_act_on() {
+        let cases = [
+            (
+                ApiError::Unauthorized {
+                    code: code("wrong_credentials"),
+                },
+                CarnetError::WrongCredentials,
+            ),
+            (
+                ApiError::Unauthorized {
+                    code: code("invalid_token"),
+                },
+                CarnetError::SessionExpired,
+            ),
+            (
+                ApiError::Unauthorized {
+                    code: code("unauthorized"),
+                },
+                CarnetError::SessionExpired,
+            ),
+            (
+                ApiError::Unauthorized {
+                    code: code("something_new"),
+                },
+                CarnetError::SessionExpired,
+            ),
+            (
+                ApiError::Forbidden {
+                    code: code("email_not_confirmed"),
+                },
+                CarnetError::EmailNotConfirmed,
+            ),
+            (
+                ApiError::Unauthorized {
+                    code: code("email_not_confirmed"),
+                },
+                CarnetError::EmailNotConfirmed,
+            ),
+            (
+                ApiError::Rejected {
+                    status: 400,
+                    code: code("wrong_code"),
+                },
+                CarnetError::WrongConfirmationCode,
+            ),
+            (
+                ApiError::Forbidden {
+                    code: code("wrong_code"),
+                },
+                CarnetError::WrongConfirmationCode,
+            ),
+            (
+                ApiError::Conflict {
+                    code: code("username_taken"),
+                },
+                CarnetError::UsernameTaken,
+            ),
+            (
+                ApiError::NotFound {
+                    code: code("device_not_found"),
+                },
+                CarnetError::NotFound,
+            ),
+            (
+                ApiError::InvalidFields {
+                    fields: vec![code("email"), code("card_number"), code("nonsense")],
+                },
+                CarnetError::InvalidRegistration {
+                    fields: vec![RegistrationField::Email, RegistrationField::CardNumber],
+                },
+            ),
+            (
+                ApiError::RateLimited {
+                    retry_after_seconds: Some(30),
+                },
+                CarnetError::RateLimited {
+                    retry_after_seconds: Some(30),
+                },
+            ),
+            (
+                ApiError::RateLimited {
+                    retry_after_seconds: None,
+                },
+                CarnetError::RateLimited {
+                    retry_after_seconds: None,
+                },
+            ),
+            (
+                ApiError::Server { status: 503 },
+                CarnetError::ServerUnavailable,
+            ),
+            (
+                ApiError::MalformedResponse {
+                    what: "bad json".into(),
+                },
+                CarnetError::InvalidServerResponse,
+            ),
+            (
+                ApiError::Forbidden {
+                    code: code("account_suspended"),
+                },
+                CarnetError::unexpected("http_403:account_suspended"),
+            ),
+            (
+                ApiError::Conflict {
+                    code: code("affiliate_registered"),
+                },
+                CarnetError::unexpected("http_409:affiliate_registered"),
+            ),
+            (
+                ApiError::Rejected {
+                    status: 400,
+                    code: code("maria@example.org"),
+                },
+                CarnetError::unexpected("http_400:?"),
+            ),
+        ];
+        for (core, public) in cases {
+            assert_eq!(api(core.clone()), public, "{core:?}");
+        }
+    }
+
+    #[test]
+    fn codes_are_stable_unique_snake_case_and_cover_every_variant() {
+        let samples = [
+            CarnetError::InvalidRegistration { fields: vec![] },
+            CarnetError::WrongCredentials,
+            CarnetError::EmailNotConfirmed,
+            CarnetError::WrongConfirmationCode,
+            CarnetError::UsernameTaken,
+            CarnetError::NotLoggedIn,
+            CarnetError::SessionExpired,
+            CarnetError::NotEnrolled,
+            CarnetError::Closed,
+            CarnetError::WrongVaultKey,
+            CarnetError::VaultLocked,
+            CarnetError::VaultKeyLost,
+            CarnetError::VaultCorrupt,
+            CarnetError::VaultInUse,
+            CarnetError::VaultTooNew,
+            CarnetError::StorageFailure,
+            CarnetError::Offline,
+            CarnetError::TlsFailure,
+            CarnetError::PinMismatch,
+            CarnetError::RateLimited {
+                retry_after_seconds: None,
+            },
+            CarnetError::ServerUnavailable,
+            CarnetError::InvalidServerResponse,
+            CarnetError::NotFound,
+            CarnetError::InvalidConfig,
+            CarnetError::DeviceKeyLocked,
+            CarnetError::DeviceKeyLost,
+            CarnetError::unexpected("x"),
+        ];
+        let codes: Vec<String> = samples.iter().map(CarnetError::code).collect();
+        assert_eq!(codes, CarnetError::CODES);
+        let mut unique = codes.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), codes.len());
+        for code in &codes {
+            assert!(
+                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_personal_data_reaches_the_public_error() {
+        let personal = "maria@example.org";
+        let errors = [
+            E::Internal(format!("user {personal}")),
+            E::Vault(VaultError::Storage(format!("/data/{personal}"))),
+            E::Vault(VaultError::KeyStore(personal.into())),
+            E::Signer(SignerError::Failed(personal.into())),
+            E::Api(ApiError::MalformedResponse {
+                what: personal.into(),
+            }),
+            E::Api(ApiError::Rejected {
+                status: 400,
+                code: personal.into(),
+            }),
+            E::Api(ApiError::Config(personal.into())),
+        ];
+        for error in errors {
+            let public = map(error);
+            let shown = format!("{public} {public:?}");
+            assert!(!shown.contains("maria"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn callback_failures_become_failed_errors() {
+        let unexpected = || uniffi::UnexpectedUniFFICallbackError::new("IllegalStateException");
+        assert_eq!(
+            KeyStoreError::from(unexpected()),
+            KeyStoreError::Failed {
+                reason: "IllegalStateException".into()
+            }
+        );
+        assert_eq!(
+            DeviceSignerError::from(unexpected()),
+            DeviceSignerError::Failed {
+                reason: "IllegalStateException".into()
+            }
+        );
+        assert_eq!(
+            CoreKeyStoreError::from(KeyStoreError::Locked),
+            CoreKeyStoreError::Locked
+        );
+        assert_eq!(
+            CoreKeyStoreError::from(KeyStoreError::KeyInvalidated),
+            CoreKeyStoreError::KeyInvalidated
+        );
+        assert_eq!(
+            SignerError::from(DeviceSignerError::KeyLost),
+            SignerError::KeyLost
+        );
+    }
+}

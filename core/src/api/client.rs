@@ -1,0 +1,327 @@
+//! Typed calls to the insurer's API (`docs/api/openapi.yaml`).
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, TransportFailure};
+use super::tls::{PIN_MISMATCH, client_config};
+use crate::model::{
+    Account, ApiErrorBody, ConfirmEmailRequest, DeviceList, EnrolDeviceRequest,
+    EnrolDeviceResponse, EnrolmentChallenge, JwkSet, LoginRequest, RefreshRequest, RegisterRequest,
+    RegisterResponse, SessionTokens,
+};
+
+/// Answers larger than this are refused rather than buffered.
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Where the insurer is and how to trust it.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Base URL, e.g. `https://api.insurer.example` (no trailing slash needed).
+    pub base_url: String,
+    /// A private root CA (PEM), for private deployments and tests.
+    pub extra_root_ca_pem: Option<String>,
+    /// Whether to trust the public WebPKI roots as well.
+    pub use_public_roots: bool,
+    /// SPKI pins (base64 SHA-256); empty means no pinning. Give a backup pin.
+    pub spki_pins: Vec<String>,
+    /// Time allowed to connect.
+    pub connect_timeout: Duration,
+    /// Time allowed for a whole request.
+    pub request_timeout: Duration,
+}
+
+impl ApiConfig {
+    /// Defaults for `base_url`: public roots, no pins, 10 s to connect, 30 s a request.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            extra_root_ca_pem: None,
+            use_public_roots: true,
+            spki_pins: Vec::new(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A client for the insurer's API. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl ApiClient {
+    /// Builds a client; fails only on unusable settings.
+    pub fn new(config: &ApiConfig) -> Result<Self, ApiError> {
+        let base_url = config.base_url.trim_end_matches('/').to_owned();
+        if !base_url.starts_with("https://") {
+            return Err(ApiError::Config(
+                "the server URL must start with https://".into(),
+            ));
+        }
+        let tls = client_config(
+            config.extra_root_ca_pem.as_deref(),
+            config.use_public_roots,
+            &config.spki_pins,
+        )?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .https_only(true)
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("carnet-core/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|_| ApiError::Config("the HTTP client could not be built".into()))?;
+        Ok(Self { http, base_url })
+    }
+
+    /// `POST /v1/registrations`.
+    pub async fn register(&self, request: &RegisterRequest) -> Result<RegisterResponse, ApiError> {
+        self.call(Method::POST, "/v1/registrations", None, Some(request))
+            .await
+    }
+
+    /// `POST /v1/registrations/confirm`.
+    pub async fn confirm_email(&self, request: &ConfirmEmailRequest) -> Result<(), ApiError> {
+        self.call_no_content(
+            Method::POST,
+            "/v1/registrations/confirm",
+            None,
+            Some(request),
+        )
+        .await
+    }
+
+    /// `POST /v1/sessions`.
+    pub async fn login(&self, request: &LoginRequest) -> Result<SessionTokens, ApiError> {
+        self.call(Method::POST, "/v1/sessions", None, Some(request))
+            .await
+    }
+
+    /// `POST /v1/sessions/refresh`.
+    pub async fn refresh(&self, request: &RefreshRequest) -> Result<SessionTokens, ApiError> {
+        self.call(Method::POST, "/v1/sessions/refresh", None, Some(request))
+            .await
+    }
+
+    /// `DELETE /v1/sessions/current`.
+    pub async fn logout(&self, access_token: &str) -> Result<(), ApiError> {
+        self.call_no_content::<()>(
+            Method::DELETE,
+            "/v1/sessions/current",
+            Some(access_token),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/account`.
+    pub async fn account(&self, access_token: &str) -> Result<Account, ApiError> {
+        self.call::<(), _>(Method::GET, "/v1/account", Some(access_token), None)
+            .await
+    }
+
+    /// `POST /v1/devices/challenge`.
+    pub async fn enrolment_challenge(
+        &self,
+        access_token: &str,
+    ) -> Result<EnrolmentChallenge, ApiError> {
+        self.call::<(), _>(
+            Method::POST,
+            "/v1/devices/challenge",
+            Some(access_token),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/devices`.
+    pub async fn enrol_device(
+        &self,
+        access_token: &str,
+        request: &EnrolDeviceRequest,
+    ) -> Result<EnrolDeviceResponse, ApiError> {
+        self.call(
+            Method::POST,
+            "/v1/devices",
+            Some(access_token),
+            Some(request),
+        )
+        .await
+    }
+
+    /// `GET /v1/devices`.
+    pub async fn devices(&self, access_token: &str) -> Result<DeviceList, ApiError> {
+        self.call::<(), _>(Method::GET, "/v1/devices", Some(access_token), None)
+            .await
+    }
+
+    /// `DELETE /v1/devices/{id}`.
+    pub async fn revoke_device(&self, access_token: &str, device_id: &str) -> Result<(), ApiError> {
+        // Device ids are server-made; refusing anything else keeps the path intact.
+        let id_is_plain = !device_id.is_empty()
+            && device_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !id_is_plain {
+            return Err(ApiError::NotFound {
+                code: "not_found".into(),
+            });
+        }
+        let path = format!("/v1/devices/{device_id}");
+        self.call_no_content::<()>(Method::DELETE, &path, Some(access_token), None)
+            .await
+    }
+
+    /// `GET /.well-known/jwks.json`: the insurer's public keys.
+    pub async fn jwks(&self) -> Result<JwkSet, ApiError> {
+        self.call::<(), _>(Method::GET, "/.well-known/jwks.json", None, None)
+            .await
+    }
+
+    fn request<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        access_token: Option<&str>,
+        body: Option<&B>,
+    ) -> RequestBuilder {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
+        if let Some(token) = access_token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        access_token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<T, ApiError> {
+        let bytes = self.send(method, path, access_token, body).await?;
+        serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedResponse {
+            what: format!("{path}: {}", error.classify_name()),
+        })
+    }
+
+    async fn call_no_content<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        access_token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<(), ApiError> {
+        self.send(method, path, access_token, body).await.map(drop)
+    }
+
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        access_token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let response = self
+            .request(method, path, access_token, body)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse().ok());
+        let bytes = read_capped(response).await?;
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        let error_body = serde_json::from_slice::<ApiErrorBody>(&bytes).ok();
+        if status.is_redirection() || status.is_informational() || status == StatusCode::OK {
+            return Err(ApiError::MalformedResponse {
+                what: format!("unexpected status {}", status.as_u16()),
+            });
+        }
+        Err(ApiError::from_status(
+            status.as_u16(),
+            error_body,
+            retry_after,
+        ))
+    }
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(ApiError::MalformedResponse {
+                what: "answer too large".into(),
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// Classifies a reqwest failure by walking its chain of causes. A TLS
+/// failure arrives wrapped in nested `io::Error`s, whose `source()` skips the
+/// wrapped error, so their `get_ref()` is followed too.
+fn transport_error(error: reqwest::Error) -> ApiError {
+    let mut pending: Vec<&(dyn std::error::Error + 'static)> = error.source().into_iter().collect();
+    while let Some(cause) = pending.pop() {
+        if let Some(rustls_error) = cause.downcast_ref::<rustls::Error>() {
+            if rustls_error.to_string().contains(PIN_MISMATCH) {
+                return ApiError::PinMismatch;
+            }
+            return ApiError::Transport {
+                failure: TransportFailure::Tls,
+            };
+        }
+        if let Some(inner) = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            pending.push(inner);
+        }
+        pending.extend(cause.source());
+    }
+    let failure = if error.is_timeout() {
+        TransportFailure::Timeout
+    } else if error.is_connect() {
+        TransportFailure::Connect
+    } else {
+        TransportFailure::Interrupted
+    };
+    ApiError::Transport { failure }
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    // The category only: the message could quote the body, which may hold
+    // personal data.
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "i/o error",
+            serde_json::error::Category::Syntax => "not JSON",
+            serde_json::error::Category::Data => "unexpected shape",
+            serde_json::error::Category::Eof => "truncated",
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! The core's rich internal error. The bindings flatten it into a public
+//! enum with stable codes and no personal data.
+
+use crate::account::FieldProblem;
+use crate::api::ApiError;
+use crate::certificate::CertificateError;
+use crate::device::SignerError;
+use crate::vault::VaultError;
+
+/// Anything a [`crate::Carnet`] call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Registration fields that break the rules; nothing was sent.
+    #[error("the registration has invalid fields: {0:?}")]
+    InvalidRegistration(Vec<FieldProblem>),
+    /// The encrypted store failed.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// The insurer's API failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// A member certificate did not verify.
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    /// The device key failed.
+    #[error(transparent)]
+    Signer(#[from] SignerError),
+    /// No session: log in first.
+    #[error("not logged in; log in first")]
+    NotLoggedIn,
+    /// The session ended (refresh token expired or revoked): log in again.
+    #[error("the session has ended; log in again")]
+    SessionExpired,
+    /// This device has no member certificate yet: enrol it.
+    #[error("this device is not enrolled; enrol it first")]
+    NotEnrolled,
+    /// This handle was closed by logout: open a new one.
+    #[error("this Carnet was closed by logout; open a new one")]
+    Closed,
+    /// The operating system's random source failed.
+    #[error(transparent)]
+    Random(#[from] crate::rng::RandomError),
+    /// A bug or an unexpected state (a background task died).
+    #[error("internal error: {0}")]
+    Internal(String),
+}

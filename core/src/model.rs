@@ -1,0 +1,238 @@
+//! Wire types shared by the core's API client and the reference insurer
+//! backend. Both sides use these definitions; `docs/api/openapi.yaml`
+//! describes the same shapes.
+//!
+//! Binary fields (keys, signatures, certificates) travel as unpadded
+//! base64url strings.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/registrations`: a member signs up (the fields of the OSEP form).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// The insurer's affiliate number.
+    pub affiliate_number: String,
+    /// The 16-digit number printed on the member's card.
+    pub card_number: String,
+    /// Birth date, ISO 8601 (`YYYY-MM-DD`).
+    pub birth_date: NaiveDate,
+    /// 5 to 25 characters: letters, digits, `.`, `_` or `-`.
+    pub username: String,
+    /// 8 to 15 letters and digits, with at least one of each.
+    pub password: String,
+    /// Where the confirmation code is sent.
+    pub email: String,
+}
+
+/// Answer to a registration: the account exists but must be confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    /// The username, as registered.
+    pub username: String,
+    /// Always true: the e-mail must be confirmed before login.
+    pub confirmation_required: bool,
+}
+
+/// `POST /v1/registrations/confirm`: the code sent by e-mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmEmailRequest {
+    /// The username given at registration.
+    pub username: String,
+    /// The 6-digit code from the e-mail.
+    pub code: String,
+}
+
+/// `POST /v1/sessions`: log in with username and password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The username.
+    pub username: String,
+    /// The password.
+    pub password: String,
+}
+
+/// `POST /v1/sessions/refresh`: trade a refresh token for a new pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh; it is single-use.
+    pub refresh_token: String,
+}
+
+/// A new session: tokens and the server's clock.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionTokens {
+    /// Bearer token for API calls.
+    pub access_token: String,
+    /// When the access token stops working (Unix seconds).
+    pub access_expires_at: i64,
+    /// Single-use token to get a new pair.
+    pub refresh_token: String,
+    /// When the refresh token stops working (Unix seconds).
+    pub refresh_expires_at: i64,
+    /// The server's clock when it answered (Unix milliseconds), so that the
+    /// phone can correct its own.
+    pub server_time_ms: i64,
+}
+
+impl std::fmt::Debug for SessionTokens {
+    // Tokens are secrets: never in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionTokens")
+            .field("access_expires_at", &self.access_expires_at)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .field("server_time_ms", &self.server_time_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the member is covered for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// The plan's name, e.g. "OSEP Integral".
+    pub plan: String,
+    /// The member's home region (a code such as "AR-M").
+    pub region: String,
+    /// Last day of coverage.
+    pub valid_until: NaiveDate,
+}
+
+/// `GET /v1/account`: the member's account as the insurer holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Pseudonymous member id: what certificates and QR codes carry instead
+    /// of the affiliate number.
+    pub member_id: String,
+    /// The username.
+    pub username: String,
+    /// The confirmed e-mail.
+    pub email: String,
+    /// The affiliate number.
+    pub affiliate_number: String,
+    /// The last four digits of the card number (the rest is never sent back).
+    pub card_last4: String,
+    /// Birth date.
+    pub birth_date: NaiveDate,
+    /// Coverage.
+    pub coverage: Coverage,
+}
+
+/// `POST /v1/devices/challenge`: a one-time challenge for enrolment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolmentChallenge {
+    /// Random bytes (base64url) the device key must sign.
+    pub challenge: String,
+    /// When the challenge stops being accepted (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// `POST /v1/devices`: enrol this device's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolDeviceRequest {
+    /// A name the member recognises ("Pixel 8").
+    pub name: String,
+    /// The P-256 public key, SEC1 uncompressed (65 bytes), base64url.
+    pub public_key: String,
+    /// The challenge from `POST /v1/devices/challenge`, as received.
+    pub challenge: String,
+    /// ECDSA P-256 SHA-256 signature (ASN.1 DER), base64url, over
+    /// [`enrolment_message`] of the challenge and the public key.
+    pub signature: String,
+}
+
+/// The bytes a device signs to prove it holds the key it enrols.
+pub fn enrolment_message(challenge: &str, public_key_b64: &str) -> Vec<u8> {
+    format!("carnet-enrol-v1\n{challenge}\n{public_key_b64}").into_bytes()
+}
+
+/// A device enrolled on an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// Server-made id.
+    pub id: String,
+    /// The name given at enrolment.
+    pub name: String,
+    /// When it was enrolled (Unix seconds).
+    pub enrolled_at: i64,
+    /// When its certificate expires (Unix seconds).
+    pub certificate_expires_at: i64,
+    /// When it was revoked (Unix seconds), if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// Answer to an enrolment: the device and its certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolDeviceResponse {
+    /// The enrolled device.
+    pub device: DeviceInfo,
+    /// The member certificate: a COSE_Sign1 (CWT), base64url.
+    pub certificate: String,
+}
+
+/// `GET /v1/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceList {
+    /// Every device of the account, revoked ones included.
+    pub devices: Vec<DeviceInfo>,
+}
+
+/// One public key of the insurer, as a JWK (RFC 7517/7518, EC P-256).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    /// Always "EC".
+    pub kty: String,
+    /// Always "P-256".
+    pub crv: String,
+    /// Key id; the certificate's COSE `kid` header holds the same string.
+    pub kid: String,
+    /// Always "ES256".
+    pub alg: String,
+    /// Always "sig".
+    #[serde(rename = "use")]
+    pub use_: String,
+    /// X coordinate, base64url.
+    pub x: String,
+    /// Y coordinate, base64url.
+    pub y: String,
+}
+
+/// `GET /.well-known/jwks.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwkSet {
+    /// The insurer's signing keys.
+    pub keys: Vec<Jwk>,
+}
+
+/// Every error the backend returns has this body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// A stable machine code (see `docs/api/openapi.yaml`), e.g.
+    /// `invalid_field`, `wrong_credentials`, `email_not_confirmed`.
+    pub code: String,
+    /// A human-readable explanation (English, no personal data).
+    pub message: String,
+    /// For `invalid_field`: the names of the invalid fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+/// Unpadded base64url, the encoding of every binary field on the wire.
+pub mod b64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    /// Encodes `bytes`.
+    pub fn encode(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Decodes `text`, or `None` when it is not unpadded base64url.
+    pub fn decode(text: &str) -> Option<Vec<u8>> {
+        URL_SAFE_NO_PAD.decode(text).ok()
+    }
+}

@@ -1,0 +1,157 @@
+//! The end-to-end demo: starts the reference insurer on loopback over HTTPS,
+//! then walks a member through registration, e-mail confirmation, login and
+//! device enrolment with the real core, and prints what the member sees.
+//!
+//! `demo --out DIR` keeps everything under DIR (the member's vault under
+//! `DIR/member`, the insurer's data under `DIR/insurer`); without `--out` a
+//! fresh temporary folder is used and removed at the end.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use carnet_core::api::ApiConfig;
+use carnet_core::clock::SystemClock;
+use carnet_core::model::RegisterRequest;
+use carnet_core::{Carnet, CarnetConfig, VaultKeySource};
+use carnet_insurer::{InsurerConfig, RunningInsurer};
+use clap::Parser;
+use zeroize::Zeroizing;
+
+/// Runs the whole member story against a fresh reference insurer.
+#[derive(Parser)]
+#[command(name = "demo")]
+struct Args {
+    /// Keep everything under this folder instead of a temporary one.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// The demo member (fictitious).
+fn demo_member() -> RegisterRequest {
+    RegisterRequest {
+        affiliate_number: "482913/00".into(),
+        card_number: "6034 9300 0048 2913".into(),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1986, 5, 14).unwrap_or_default(),
+        username: "maria.demo".into(),
+        password: "Docente2026".into(),
+        email: "maria.demo@example.org".into(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("demo failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    // The temporary folder lives until the end of `run`.
+    let (root, temporary) = match args.out {
+        Some(out) => (out, None),
+        None => {
+            let dir = tempfile::tempdir()?;
+            (dir.path().to_path_buf(), Some(dir))
+        }
+    };
+    std::fs::create_dir_all(&root)?;
+    let member_dir = root.join("member");
+    let insurer_dir = root.join("insurer");
+
+    println!("== starting the reference insurer (HTTPS on loopback)");
+    let insurer = carnet_insurer::start(InsurerConfig::new(insurer_dir.clone())).await?;
+    println!("   url:            {}", insurer.url());
+    println!("   CA certificate: {}", insurer.ca_cert_path().display());
+
+    let result = member_story(&insurer, member_dir).await;
+    insurer.shutdown().await;
+    result?;
+    if temporary.is_some() {
+        println!(
+            "\n(everything was in a temporary folder, now removed; pass --out DIR to keep it)"
+        );
+    } else {
+        println!("\nkept under {}", root.display());
+    }
+    Ok(())
+}
+
+async fn member_story(
+    insurer: &RunningInsurer,
+    member_dir: PathBuf,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut api = ApiConfig::new(insurer.url());
+    api.extra_root_ca_pem = Some(insurer.ca_cert_pem().to_owned());
+    api.use_public_roots = false;
+    let config = CarnetConfig {
+        data_dir: member_dir,
+        api,
+    };
+    let passphrase = VaultKeySource::Passphrase(Zeroizing::new("demo vault passphrase".into()));
+    let carnet = Carnet::open(config, passphrase, None, Arc::new(SystemClock)).await?;
+
+    let member = demo_member();
+    println!("\n== registering {}", member.username);
+    let username = match carnet.register(member.clone()).await {
+        Ok(username) => username,
+        Err(carnet_core::Error::Api(carnet_core::api::ApiError::Conflict { .. })) => {
+            println!("   (already registered in this folder)");
+            member.username.clone()
+        }
+        Err(error) => return Err(error.into()),
+    };
+    if let Some(code) = insurer.confirmation_code(&username) {
+        println!("== confirming the e-mail with the code the insurer sent");
+        carnet.confirm_email(&username, &code).await?;
+    }
+    println!("== logging in");
+    carnet.login(&username, &member.password).await?;
+    println!("== enrolling this device");
+    let enrolment = carnet.enrol_device("demo phone").await?;
+
+    let account = carnet.account().await?;
+    println!("\nAccount");
+    println!("   member id (pseudonymous): {}", account.member_id);
+    println!("   username:                 {}", account.username);
+    println!("   e-mail:                   {}", account.email);
+    println!("   affiliate number:         {}", account.affiliate_number);
+    println!(
+        "   card:                     **** **** **** {}",
+        account.card_last4
+    );
+    println!("   birth date:               {}", account.birth_date);
+    println!(
+        "   coverage:                 {} ({}), until {}",
+        account.coverage.plan, account.coverage.region, account.coverage.valid_until
+    );
+    println!("\nThis device");
+    println!("   device id:                {}", enrolment.device_id);
+    println!(
+        "   certificate expires:      {}",
+        format_unix(enrolment.certificate.expires_at)
+    );
+    println!("\nDevices on the account");
+    for device in carnet.devices().await? {
+        let state = match device.revoked_at {
+            Some(at) => format!("revoked {}", format_unix(at)),
+            None => "active".to_owned(),
+        };
+        println!("   {}  {:<12} {}", device.id, device.name, state);
+    }
+    if let Some(location) = carnet.vault_location() {
+        println!("\nEncrypted vault: {}", location.display());
+    }
+    Ok(())
+}
+
+fn format_unix(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| seconds.to_string())
+}
