@@ -20,7 +20,8 @@ bash scripts/tools.sh
 kotlin_lib="$root/.tools/kotlin/node_modules/kotlin-compiler/lib"
 kotlinc="$root/.tools/kotlin/node_modules/kotlin-compiler/bin/kotlinc"
 jna_jar=/usr/share/java/jna.jar
-deps_cp="$jna_jar:$kotlin_lib/kotlinx-coroutines-core-jvm.jar"
+# ZXing (Debian libzxing-core-java, libzxing-javase-java) reads the rendered QR.
+deps_cp="$jna_jar:$kotlin_lib/kotlinx-coroutines-core-jvm.jar:/usr/share/java/core.jar:/usr/share/java/javase.jar"
 
 echo "kotlin-test: building carnet-ffi and carnet-insurer (debug)"
 # Separately, so that each gets its own features (see scripts/bindings.sh).

@@ -19,6 +19,9 @@ fi
 if [[ ! -f "$jna_jar" ]]; then
     missing+=(libjna-java)
 fi
+# ZXing for the Kotlin QR test; zbarimg for the third-party scanner test.
+[[ -f /usr/share/java/javase.jar ]] || missing+=(libzxing-core-java libzxing-javase-java)
+command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
 
 if ((${#missing[@]} > 0)); then
     sudo=""

@@ -25,11 +25,11 @@ use crate::records::{Account, CarnetConfig, Device, Enrolment, Registration, par
 /// device key. Open one per app process; `logout` closes it.
 #[derive(Debug, uniffi::Object)]
 pub struct Carnet {
-    inner: Arc<carnet_core::Carnet>,
+    pub(crate) inner: Arc<carnet_core::Carnet>,
 }
 
 /// Runs `work` as a tokio task and maps its error.
-async fn run<T, F>(work: F) -> Result<T, CarnetError>
+pub(crate) async fn run<T, F>(work: F) -> Result<T, CarnetError>
 where
     F: Future<Output = Result<T, carnet_core::Error>> + Send + 'static,
     T: Send + 'static,

@@ -6,7 +6,10 @@
 
 use carnet_core::account::RegistrationField as CoreField;
 use carnet_core::api::{ApiError, TransportFailure};
+use carnet_core::credential::CredentialError;
+use carnet_core::credential::pin::PinError;
 use carnet_core::device::SignerError;
+use carnet_core::token::TokenError;
 use carnet_core::vault::{KeyStoreError as CoreKeyStoreError, VaultError};
 
 use crate::records::RegistrationField;
@@ -106,6 +109,51 @@ pub enum CarnetError {
     /// this device again.
     #[error("the device key is gone; enrol again")]
     DeviceKeyLost,
+    /// No credential PIN is set: ask the member to choose one.
+    #[error("no credential PIN is set")]
+    NoCredentialPin,
+    /// The QR is locked: ask for the credential PIN or a biometric.
+    #[error("the QR is locked; unlock it")]
+    CredentialLocked,
+    /// Wrong credential PIN; `attempts_left` before a pause.
+    #[error("wrong PIN")]
+    WrongPin {
+        /// Wrong PINs left before the QR locks for a while.
+        attempts_left: u32,
+    },
+    /// Too many wrong PINs: try again after `until` (Unix seconds).
+    #[error("too many wrong PINs; wait")]
+    PinLocked {
+        /// When the next try is allowed (Unix seconds).
+        until: i64,
+    },
+    /// The new PIN is not six digits, or too easy to guess (`123456`).
+    #[error("the PIN must be six digits and not too simple")]
+    InvalidPin,
+    /// The member certificate expired: go online so the app renews it (or
+    /// enrol again).
+    #[error("the member certificate expired")]
+    CertificateExpired,
+    /// A counter's verifier refused the code. `reason` is a stable code
+    /// (`expired`, `replayed`, `wrong_purpose`, ...); `clerk_message` says
+    /// what to do in plain words.
+    #[error("the code was refused: {reason}")]
+    QrRejected {
+        /// Stable reason code.
+        reason: String,
+        /// What to tell the person at the counter.
+        clerk_message: String,
+    },
+    /// No more offline consult tokens for now (at most 15 outstanding, 8 an
+    /// hour): the next one can be made at `available_at` (Unix seconds).
+    #[error("no more offline tokens for now")]
+    TokenLimitReached {
+        /// When the next one can be made (Unix seconds).
+        available_at: i64,
+    },
+    /// Offline tokens are not set up on this device yet: sync once online.
+    #[error("offline tokens are not set up yet")]
+    NoTokenSecret,
     /// A bug or a state the app cannot act on. `what` is a fixed, non-personal
     /// category for bug reports, not for display.
     #[error("unexpected error ({what})")]
@@ -127,7 +175,7 @@ impl CarnetError {
 
 impl CarnetError {
     /// Every code, in declaration order (for tests and documentation).
-    pub const CODES: [&'static str; 27] = [
+    pub const CODES: [&'static str; 36] = [
         "invalid_registration",
         "wrong_credentials",
         "email_not_confirmed",
@@ -154,6 +202,15 @@ impl CarnetError {
         "invalid_config",
         "device_key_locked",
         "device_key_lost",
+        "no_credential_pin",
+        "credential_locked",
+        "wrong_pin",
+        "pin_locked",
+        "invalid_pin",
+        "certificate_expired",
+        "qr_rejected",
+        "token_limit_reached",
+        "no_token_secret",
         "unexpected",
     ];
 
@@ -186,6 +243,15 @@ impl CarnetError {
             Self::InvalidConfig => "invalid_config",
             Self::DeviceKeyLocked => "device_key_locked",
             Self::DeviceKeyLost => "device_key_lost",
+            Self::NoCredentialPin => "no_credential_pin",
+            Self::CredentialLocked => "credential_locked",
+            Self::WrongPin { .. } => "wrong_pin",
+            Self::PinLocked { .. } => "pin_locked",
+            Self::InvalidPin => "invalid_pin",
+            Self::CertificateExpired => "certificate_expired",
+            Self::QrRejected { .. } => "qr_rejected",
+            Self::TokenLimitReached { .. } => "token_limit_reached",
+            Self::NoTokenSecret => "no_token_secret",
             Self::Unexpected { .. } => "unexpected",
         }
     }
@@ -227,6 +293,58 @@ impl From<carnet_core::Error> for CarnetError {
             E::Closed => Self::Closed,
             E::Random(_) => Self::unexpected("random_source"),
             E::Internal(_) => Self::unexpected("internal"),
+            E::NoCredentialPin => Self::NoCredentialPin,
+            E::CredentialLocked => Self::CredentialLocked,
+            E::Pin(error) => error.into(),
+            E::Credential(error) => error.into(),
+            E::Token(error) => error.into(),
+            E::NoTokenSecret => Self::NoTokenSecret,
+        }
+    }
+}
+
+impl From<PinError> for CarnetError {
+    fn from(error: PinError) -> Self {
+        match error {
+            PinError::NotSixDigits | PinError::TooSimple => Self::InvalidPin,
+            PinError::Wrong { attempts_left } => Self::WrongPin { attempts_left },
+            PinError::Locked { until } => Self::PinLocked {
+                until: until.timestamp(),
+            },
+            PinError::Random(_) => Self::unexpected("random_source"),
+        }
+    }
+}
+
+impl From<TokenError> for CarnetError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::TooManyOutstanding { next_expiry, .. } => Self::TokenLimitReached {
+                available_at: next_expiry.timestamp(),
+            },
+            TokenError::SlotFull { next_slot_at, .. } => Self::TokenLimitReached {
+                available_at: next_slot_at.timestamp(),
+            },
+            TokenError::InvalidSecretLength { .. } => Self::InvalidServerResponse,
+            TokenError::ClockOutOfRange { .. } | TokenError::InvalidCounter { .. } => {
+                Self::unexpected("token_clock")
+            }
+            TokenError::Random => Self::unexpected("random_source"),
+        }
+    }
+}
+
+impl From<CredentialError> for CarnetError {
+    fn from(error: CredentialError) -> Self {
+        match error {
+            CredentialError::Signer(error) => error.into(),
+            CredentialError::MalformedSignature => Self::unexpected("signer_malformed_signature"),
+            CredentialError::Random(_) => Self::unexpected("random_source"),
+            CredentialError::Certificate(_) => Self::InvalidServerResponse,
+            CredentialError::CertificateExpired => Self::CertificateExpired,
+            CredentialError::DeviceKeyMismatch => Self::DeviceKeyLost,
+            CredentialError::TooLong => Self::unexpected("qr_too_long"),
+            CredentialError::Image(_) => Self::unexpected("qr_image"),
         }
     }
 }
@@ -692,6 +810,18 @@ mod tests {
             CarnetError::InvalidConfig,
             CarnetError::DeviceKeyLocked,
             CarnetError::DeviceKeyLost,
+            CarnetError::NoCredentialPin,
+            CarnetError::CredentialLocked,
+            CarnetError::WrongPin { attempts_left: 1 },
+            CarnetError::PinLocked { until: 0 },
+            CarnetError::InvalidPin,
+            CarnetError::CertificateExpired,
+            CarnetError::QrRejected {
+                reason: "expired".into(),
+                clerk_message: String::new(),
+            },
+            CarnetError::TokenLimitReached { available_at: 0 },
+            CarnetError::NoTokenSecret,
             CarnetError::unexpected("x"),
         ];
         let codes: Vec<String> = samples.iter().map(CarnetError::code).collect();

@@ -6,19 +6,26 @@
 //! - [`records`]: plain records mirroring the core's types;
 //! - [`foreign`]: the traits the apps implement (platform keystore, hardware
 //!   device key) and their adapters to the core's traits;
+//! - [`credential`]: the rotating QR (member side) and the offline
+//!   `QrVerifier` for pharmacies and clinics;
+//! - [`tokens`]: consult tokens, pharmacy transactions and sync;
 //! - [`error`]: the flat public [`CarnetError`] with stable codes, mapped
 //!   from `carnet_core::Error` in one place.
 
 uniffi::setup_scaffolding!();
 
 mod carnet;
+pub mod credential;
 pub mod error;
 pub mod foreign;
 pub mod records;
+pub mod tokens;
 
 pub use carnet::Carnet;
+pub use credential::{QrCode, QrPurpose, QrVerifier, VerifiedQr};
 pub use error::{CarnetError, DeviceSignerError, KeyStoreError};
 pub use foreign::{DeviceSigner, KeyStore};
 pub use records::{
     Account, CarnetConfig, Coverage, Device, Enrolment, Registration, RegistrationField,
 };
+pub use tokens::{ConsultToken, SyncReport, TokenStatus, Transaction, TransactionItem};

@@ -12,12 +12,17 @@ use crate::account::validate_registration;
 use crate::api::{ApiClient, ApiConfig, ApiError};
 use crate::certificate::{self, MemberCertificate, TrustList};
 use crate::clock::Clock;
+use crate::credential::pin::{PinPolicy, PinRecord};
+use crate::credential::{Presentation, Purpose, present};
 use crate::device::{DeviceSigner, SoftwareDeviceKey};
 use crate::error::Error;
 use crate::model::{
-    Account, ConfirmEmailRequest, DeviceInfo, EnrolDeviceRequest, LoginRequest, RefreshRequest,
-    RegisterRequest, SessionTokens, b64, enrolment_message,
+    Account, ConfirmEmailRequest, DeviceInfo, EnrolDeviceRequest, IssueTokenRequest, LoginRequest,
+    RefreshRequest, RegisterRequest, SessionTokens, TokenOrigin, TokenState, Transaction, b64,
+    enrolment_message,
 };
+use crate::rng::{Rng, SystemRng};
+use crate::token::{Origin, Status, TokenBook, TokenRecord, TokenSecret};
 use crate::vault::{KeyStore, Vault, VaultKey};
 
 /// Refresh the access token when it has less than this left.
@@ -27,6 +32,15 @@ const TREE_SESSION: &str = "session";
 const TREE_DEVICE: &str = "device";
 const TREE_ACCOUNT: &str = "account";
 const TREE_CLOCK: &str = "clock";
+const TREE_CREDENTIAL: &str = "credential";
+const KEY_PIN: &[u8] = b"pin";
+const TREE_TOKENS: &str = "tokens";
+const KEY_BOOK: &[u8] = b"book";
+const KEY_TOKEN_SECRET: &[u8] = b"token-secret";
+// Holds transactions only: `transactions()` reads the whole tree.
+const TREE_TRANSACTIONS: &str = "transactions";
+const TREE_SYNC: &str = "sync";
+const KEY_TRANSACTION_CURSOR: &[u8] = b"transaction-cursor";
 const KEY_CURRENT: &[u8] = b"current";
 const KEY_SOFTWARE_KEY: &[u8] = b"software-key";
 const KEY_ENROLMENT: &[u8] = b"enrolment";
@@ -94,8 +108,23 @@ pub struct Carnet {
     api: ApiClient,
     clock: Arc<dyn Clock>,
     platform_signer: Option<Arc<dyn DeviceSigner>>,
+    rng: Arc<dyn Rng>,
+    pin_policy: PinPolicy,
     // One refresh at a time: refresh tokens are single-use.
     session_gate: tokio::sync::Mutex<()>,
+    // The token book is read, changed and written whole: one writer at a time.
+    book_gate: parking_lot::Mutex<()>,
+}
+
+/// What a sync brought in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Tokens newly seen as used.
+    pub tokens_used: usize,
+    /// New pharmacy transactions.
+    pub new_transactions: usize,
+    /// Whether the member's tokens are disabled (100 wrong codes in a row).
+    pub tokens_disabled: bool,
 }
 
 impl std::fmt::Debug for Carnet {
@@ -134,8 +163,23 @@ impl Carnet {
             api,
             clock,
             platform_signer: signer,
+            rng: Arc::new(SystemRng::new()),
+            pin_policy: PinPolicy::default(),
             session_gate: tokio::sync::Mutex::new(()),
+            book_gate: parking_lot::Mutex::new(()),
         })
+    }
+
+    /// Replaces the random source (seeded in tests and test vectors).
+    pub fn with_rng(mut self, rng: Arc<dyn Rng>) -> Self {
+        self.rng = rng;
+        self
+    }
+
+    /// Replaces the credential PIN policy (idle time, lock delays).
+    pub fn with_pin_policy(mut self, policy: PinPolicy) -> Self {
+        self.pin_policy = policy;
+        self
     }
 
     /// The directory that holds the encrypted vault.
@@ -212,6 +256,11 @@ impl Carnet {
             certificate_expires_at: certificate.expires_at,
         };
         self.vault()?.put(TREE_DEVICE, KEY_ENROLMENT, &stored)?;
+        // The offline token secret rides on enrolment; if it cannot be
+        // fetched now, the next sync asks again.
+        if let Err(error) = self.fetch_token_secret(&access, &stored.device_id).await {
+            tracing::warn!(%error, "offline token secret not fetched at enrolment");
+        }
         Ok(Enrolment {
             device_id: stored.device_id,
             device_name: stored.device_name,
@@ -296,6 +345,248 @@ impl Carnet {
                 .map_err(|e| Error::Internal(format!("wipe task: {e}")))??;
         }
         Ok(())
+    }
+
+    /// Whether the member has chosen a credential PIN.
+    pub fn credential_pin_is_set(&self) -> Result<bool, Error> {
+        Ok(self
+            .vault()?
+            .get::<PinRecord>(TREE_CREDENTIAL, KEY_PIN)?
+            .is_some())
+    }
+
+    /// Sets the 6-digit credential PIN that guards the QR (distinct from the
+    /// login password). Changing it needs the current one.
+    pub fn set_credential_pin(&self, current: Option<&str>, new_pin: &str) -> Result<(), Error> {
+        let vault = self.vault()?;
+        if vault.get::<PinRecord>(TREE_CREDENTIAL, KEY_PIN)?.is_some() {
+            self.unlock_credential(current.unwrap_or_default())?;
+        }
+        let record = PinRecord::create(new_pin, &self.pin_policy, &*self.rng, self.now())?;
+        vault.put(TREE_CREDENTIAL, KEY_PIN, &record)?;
+        Ok(())
+    }
+
+    /// Unlocks the QR with the credential PIN. Five wrong PINs lock it with
+    /// a growing delay; the count survives restarts (it is in the vault).
+    pub fn unlock_credential(&self, pin: &str) -> Result<(), Error> {
+        let vault = self.vault()?;
+        let mut record: PinRecord = vault
+            .get(TREE_CREDENTIAL, KEY_PIN)?
+            .ok_or(Error::NoCredentialPin)?;
+        let outcome = record.verify(pin, self.now(), &self.pin_policy);
+        // The failure count must be on disk before the answer is given, or a
+        // crash after each guess would reset it.
+        vault.put(TREE_CREDENTIAL, KEY_PIN, &record)?;
+        Ok(outcome?)
+    }
+
+    /// Unlocks the QR after the shell's platform biometric prompt succeeded.
+    pub fn unlock_credential_with_biometric(&self) -> Result<(), Error> {
+        let vault = self.vault()?;
+        let mut record: PinRecord = vault
+            .get(TREE_CREDENTIAL, KEY_PIN)?
+            .ok_or(Error::NoCredentialPin)?;
+        if record.locked_until(self.now()).is_some() {
+            return Err(Error::CredentialLocked);
+        }
+        record.unlock_with_biometric(self.now());
+        vault.put(TREE_CREDENTIAL, KEY_PIN, &record)?;
+        Ok(())
+    }
+
+    /// The code to show at the counter now, made offline: signed by the
+    /// device key over the server-corrected time, valid 60 s. Needs the
+    /// credential unlocked within the idle time; the shell shows the next one
+    /// at [`Presentation::refresh_at`].
+    pub fn current_qr(&self, purpose: Purpose) -> Result<Presentation, Error> {
+        let now = self.now();
+        let vault = self.vault()?;
+        let record: PinRecord = vault
+            .get(TREE_CREDENTIAL, KEY_PIN)?
+            .ok_or(Error::NoCredentialPin)?;
+        if record.needs_unlock(now, &self.pin_policy) {
+            return Err(Error::CredentialLocked);
+        }
+        let stored: StoredEnrolment = vault
+            .get(TREE_DEVICE, KEY_ENROLMENT)?
+            .ok_or(Error::NotEnrolled)?;
+        let certificate = b64::decode(&stored.certificate).ok_or(
+            crate::certificate::CertificateError::Malformed("stored certificate"),
+        )?;
+        let signer = self.device_signer()?;
+        Ok(present(purpose, now, &*signer, &certificate, &*self.rng)?)
+    }
+
+    /// A consult token from the insurer (online): six random digits, valid
+    /// 12 hours, one consultation or practice. Kept in the token history.
+    pub async fn request_token(&self, practice: Option<&str>) -> Result<TokenRecord, Error> {
+        let access = self.access_token().await?;
+        let request = IssueTokenRequest {
+            practice: practice.map(str::to_owned),
+        };
+        let issued = self.api.issue_token(&access, &request).await?;
+        let at = |seconds: i64| {
+            chrono::DateTime::from_timestamp(seconds, 0).ok_or(ApiError::MalformedResponse {
+                what: "token time out of range".into(),
+            })
+        };
+        let record = TokenRecord {
+            code: issued.code,
+            origin: Origin::Online,
+            practice: issued.practice,
+            made_at: at(issued.issued_at)?,
+            expires_at: at(issued.expires_at)?,
+            status: Status::Active,
+        };
+        self.change_book(|book| {
+            book.insert(record.clone());
+            Ok(())
+        })?;
+        Ok(record)
+    }
+
+    /// A consult token made on the phone with no network, from the secret
+    /// agreed at enrolment and the corrected time. It is on disk before it
+    /// is returned, so a crash cannot hand out the same code twice.
+    pub fn offline_token(&self, practice: Option<&str>) -> Result<TokenRecord, Error> {
+        let vault = self.vault()?;
+        let secret = vault
+            .get_bytes(TREE_DEVICE, KEY_TOKEN_SECRET)?
+            .ok_or(Error::NoTokenSecret)
+            .and_then(|bytes| Ok(TokenSecret::from_slice(&bytes)?))?;
+        let now = self.now();
+        self.change_book(|book| Ok(book.make_offline(&secret, practice.map(str::to_owned), now)?))
+    }
+
+    /// The token history kept on this phone, newest first, each with its
+    /// status now (active, used for which practice and when, expired).
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, Error> {
+        let now = self.now();
+        let book: TokenBook = self
+            .vault()?
+            .get(TREE_TOKENS, KEY_BOOK)?
+            .unwrap_or_default();
+        let mut records: Vec<TokenRecord> = book
+            .records()
+            .iter()
+            .cloned()
+            .map(|mut record| {
+                record.status = record.status_at(now);
+                record
+            })
+            .collect();
+        records.sort_by_key(|record| std::cmp::Reverse(record.made_at));
+        Ok(records)
+    }
+
+    /// Re-enables consult tokens after 100 wrong codes in a row disabled them.
+    pub async fn re_enable_tokens(&self) -> Result<(), Error> {
+        let access = self.access_token().await?;
+        Ok(self.api.re_enable_tokens(&access).await?)
+    }
+
+    /// The pharmacy transactions seen at the last sync, newest first.
+    pub fn transactions(&self) -> Result<Vec<Transaction>, Error> {
+        let mut transactions: Vec<Transaction> = self.vault()?.values(TREE_TRANSACTIONS)?;
+        transactions.sort_by(|a, b| b.settled_at.cmp(&a.settled_at).then(b.id.cmp(&a.id)));
+        Ok(transactions)
+    }
+
+    /// Brings the phone up to date: which tokens were used, new pharmacy
+    /// transactions (amount, time, place), and the offline token secret if
+    /// enrolment could not fetch it.
+    pub async fn sync(&self) -> Result<SyncReport, Error> {
+        let access = self.access_token().await?;
+        let vault = self.vault()?;
+        let mut report = SyncReport::default();
+        let enrolment: Option<StoredEnrolment> = vault.get(TREE_DEVICE, KEY_ENROLMENT)?;
+        if let Some(enrolment) = enrolment
+            && vault.get_bytes(TREE_DEVICE, KEY_TOKEN_SECRET)?.is_none()
+            && let Err(error) = self.fetch_token_secret(&access, &enrolment.device_id).await
+        {
+            tracing::warn!(%error, "offline token secret still not fetched");
+        }
+
+        let history = self.api.token_history(&access).await?;
+        report.tokens_disabled = history.disabled;
+        self.change_book(|book| {
+            for entry in &history.tokens {
+                let (TokenState::Used, Some(redemption)) = (entry.status, &entry.redemption) else {
+                    continue;
+                };
+                let origin = match (entry.origin, entry.slot, entry.sequence) {
+                    (TokenOrigin::Offline, Some(slot), Some(sequence)) => {
+                        Origin::Offline { slot, sequence }
+                    }
+                    _ => Origin::Online,
+                };
+                let Some(at) = chrono::DateTime::from_timestamp(redemption.redeemed_at, 0) else {
+                    continue;
+                };
+                let already = book.records().iter().any(|record| {
+                    record.origin == origin
+                        && record.code == entry.code
+                        && matches!(record.status, Status::Used { .. })
+                });
+                if !already && book.mark_used(origin, &entry.code, redemption.practice.clone(), at)
+                {
+                    report.tokens_used += 1;
+                }
+            }
+            Ok(())
+        })?;
+
+        let mut cursor: Option<String> = vault.get(TREE_SYNC, KEY_TRANSACTION_CURSOR)?;
+        loop {
+            let page = self.api.transactions(&access, cursor.as_deref()).await?;
+            for transaction in &page.transactions {
+                let key = format!("tx/{}", transaction.id);
+                if vault
+                    .get::<Transaction>(TREE_TRANSACTIONS, key.as_bytes())?
+                    .is_none()
+                {
+                    report.new_transactions += 1;
+                }
+                vault.put(TREE_TRANSACTIONS, key.as_bytes(), transaction)?;
+            }
+            // The cursor only moves once the page is on disk: a sync stopped
+            // here fetches the page again rather than skipping it.
+            vault.put(TREE_SYNC, KEY_TRANSACTION_CURSOR, &page.cursor)?;
+            cursor = Some(page.cursor);
+            if !page.more {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    async fn fetch_token_secret(&self, access: &str, device_id: &str) -> Result<(), Error> {
+        let response = self.api.token_secret(access, device_id).await?;
+        let bytes = zeroize::Zeroizing::new(b64::decode(&response.secret).ok_or(
+            ApiError::MalformedResponse {
+                what: "token secret is not base64url".into(),
+            },
+        )?);
+        // Refuse a secret of the wrong size before it is stored.
+        TokenSecret::from_slice(&bytes)?;
+        self.vault()?
+            .put_bytes(TREE_DEVICE, KEY_TOKEN_SECRET, &bytes)?;
+        Ok(())
+    }
+
+    /// Reads the token book, applies `change`, writes it back (flushed)
+    /// before returning what `change` returned.
+    fn change_book<T>(
+        &self,
+        change: impl FnOnce(&mut TokenBook) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let _gate = self.book_gate.lock();
+        let vault = self.vault()?;
+        let mut book: TokenBook = vault.get(TREE_TOKENS, KEY_BOOK)?.unwrap_or_default();
+        let result = change(&mut book)?;
+        vault.put(TREE_TOKENS, KEY_BOOK, &book)?;
+        Ok(result)
     }
 
     /// The current time corrected by the offset to the server's clock

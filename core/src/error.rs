@@ -34,6 +34,24 @@ pub enum Error {
     /// This device has no member certificate yet: enrol it.
     #[error("this device is not enrolled; enrol it first")]
     NotEnrolled,
+    /// No credential PIN yet: the member must choose one before showing a QR.
+    #[error("no credential PIN is set; choose one first")]
+    NoCredentialPin,
+    /// The QR is locked: unlock it with the credential PIN or a biometric.
+    #[error("the QR is locked; unlock it with the credential PIN or biometrics")]
+    CredentialLocked,
+    /// The credential PIN was refused (wrong, locked for a while, malformed).
+    #[error(transparent)]
+    Pin(#[from] crate::credential::pin::PinError),
+    /// A QR code could not be made.
+    #[error(transparent)]
+    Credential(#[from] crate::credential::CredentialError),
+    /// A consult token could not be made (cap reached, slot full).
+    #[error(transparent)]
+    Token(#[from] crate::token::TokenError),
+    /// No offline token secret yet: go online once (sync) to get it.
+    #[error("offline tokens are not set up on this device yet; connect once to set them up")]
+    NoTokenSecret,
     /// This handle was closed by logout: open a new one.
     #[error("this Carnet was closed by logout; open a new one")]
     Closed,

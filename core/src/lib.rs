@@ -17,11 +17,14 @@ pub mod api;
 mod carnet;
 pub mod certificate;
 pub mod clock;
+pub mod credential;
 pub mod device;
 pub mod error;
 pub mod model;
+pub mod requests;
 pub mod rng;
+pub mod token;
 pub mod vault;
 
-pub use carnet::{Carnet, CarnetConfig, Enrolment, VaultKeySource};
+pub use carnet::{Carnet, CarnetConfig, Enrolment, SyncReport, VaultKeySource};
 pub use error::Error;

@@ -236,3 +236,156 @@ pub mod b64 {
         URL_SAFE_NO_PAD.decode(text).ok()
     }
 }
+
+/// `POST /v1/tokens`: ask the insurer for an online consult token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueTokenRequest {
+    /// The practice the token is for, if the member names one.
+    #[serde(default)]
+    pub practice: Option<String>,
+}
+
+/// An online consult token, as issued.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedToken {
+    /// Six ASCII digits.
+    pub code: String,
+    /// The practice named, trimmed, or null.
+    pub practice: Option<String>,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds: 12 hours after issue.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    // The code is a credential while it is active.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/devices/{id}/token-secret`: the per-device secret for offline
+/// consult tokens (given once, at enrolment).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenSecretResponse {
+    /// 32 random bytes, base64url.
+    pub secret: String,
+}
+
+/// Where a redeemed token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenOrigin {
+    /// Issued by the backend.
+    Online,
+    /// Derived on the phone.
+    Offline,
+}
+
+/// What became of a token, as the backend knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenState {
+    /// Not redeemed, not expired.
+    Active,
+    /// Redeemed.
+    Used,
+    /// Past its 12 hours.
+    Expired,
+}
+
+/// How a token was redeemed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redemption {
+    /// The practice.
+    pub practice: String,
+    /// Unix seconds.
+    pub redeemed_at: i64,
+}
+
+/// One token of the member's history at the backend.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenEntry {
+    /// The six digits.
+    pub code: String,
+    /// Online or offline.
+    pub origin: TokenOrigin,
+    /// Offline only: the hour slot.
+    pub slot: Option<u64>,
+    /// Offline only: the sequence in the slot.
+    pub sequence: Option<u8>,
+    /// Online only: the practice the member named, if any.
+    pub practice: Option<String>,
+    /// Online: issue time; offline: the start of its slot (Unix seconds).
+    pub issued_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Its state.
+    pub status: TokenState,
+    /// When used: for which practice, and when.
+    pub redemption: Option<Redemption>,
+}
+
+impl std::fmt::Debug for TokenEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenEntry")
+            .field("origin", &self.origin)
+            .field("status", &self.status)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET /v1/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenHistory {
+    /// Newest first: online tokens, and offline ones once redeemed.
+    pub tokens: Vec<TokenEntry>,
+    /// True after 100 wrong codes in a row, until the member re-enables.
+    pub disabled: bool,
+}
+
+/// One line of a pharmacy settlement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionItem {
+    /// What was dispensed.
+    pub description: String,
+    /// How many.
+    pub quantity: u32,
+    /// The line's total, in cents.
+    pub amount_cents: i64,
+}
+
+/// A settled pharmacy transaction: what the member sees after sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Server id.
+    pub id: String,
+    /// Pseudonymous member id.
+    pub member_id: String,
+    /// Where.
+    pub pharmacy_name: String,
+    /// How much, in cents.
+    pub amount_cents: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The lines.
+    pub items: Vec<TransactionItem>,
+    /// When (Unix seconds).
+    pub settled_at: i64,
+}
+
+/// `GET /v1/transactions?since=CURSOR`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionPage {
+    /// Newest first.
+    pub transactions: Vec<Transaction>,
+    /// Pass as `since` to get what was recorded after this page.
+    pub cursor: String,
+    /// Whether more follow `cursor` already.
+    pub more: bool,
+}

@@ -19,22 +19,22 @@ import org.carnet.core.CarnetException
 import org.carnet.core.Registration
 import org.carnet.core.RegistrationField
 
-private fun env(name: String): String =
+internal fun env(name: String): String =
     System.getenv(name)?.takeIf { it.isNotBlank() }
         ?: throw IllegalStateException("$name is not set (run scripts/kotlin-test.sh)")
 
-private val serverUrl by lazy { env("CARNET_SERVER_URL") }
-private val caPem by lazy { File(env("CARNET_CA_PEM")).readText() }
+internal val serverUrl by lazy { env("CARNET_SERVER_URL") }
+internal val caPem by lazy { File(env("CARNET_CA_PEM")).readText() }
 private val backendLog by lazy { File(env("CARNET_BACKEND_LOG")) }
 private val scratch: Path = Files.createTempDirectory("carnet-kotlin-test")
 private var dirCounter = 0
 private var userCounter = 0
-private const val PASSWORD = "Clave2024"
-private const val PASSPHRASE = "correct horse battery staple"
+internal const val PASSWORD = "Clave2024"
+internal const val PASSPHRASE = "correct horse battery staple"
 
-private fun newDir(): Path = scratch.resolve("vault-${dirCounter++}")
+internal fun newDir(): Path = scratch.resolve("vault-${dirCounter++}")
 
-private fun config(
+internal fun config(
     dir: Path,
     url: String = serverUrl,
     rootCaPem: String? = caPem,
@@ -72,7 +72,7 @@ private suspend fun confirmationCode(username: String): String {
 }
 
 /** A registered and confirmed member; returns the username. */
-private suspend fun confirmedMember(): String {
+internal suspend fun confirmedMember(): String {
     val username = uniqueUsername()
     Carnet.openWithPassphrase(config(newDir()), PASSPHRASE).use { carnet ->
         carnet.register(registration(username))
@@ -112,6 +112,8 @@ private fun Path.isGoneOrEmpty(): Boolean =
 
 fun main() {
     val harness = Harness()
+    qrTests(harness)
+    tokenTests(harness)
 
     harness.test("error codes are stable strings from Rust") {
         val codes = listOf(

@@ -11,8 +11,9 @@ use super::error::{ApiError, TransportFailure};
 use super::tls::{PIN_MISMATCH, client_config};
 use crate::model::{
     Account, ApiErrorBody, ConfirmEmailRequest, DeviceList, EnrolDeviceRequest,
-    EnrolDeviceResponse, EnrolmentChallenge, JwkSet, LoginRequest, RefreshRequest, RegisterRequest,
-    RegisterResponse, SessionTokens,
+    EnrolDeviceResponse, EnrolmentChallenge, IssueTokenRequest, IssuedToken, JwkSet, LoginRequest,
+    RefreshRequest, RegisterRequest, RegisterResponse, SessionTokens, TokenHistory,
+    TokenSecretResponse, TransactionPage,
 };
 
 /// Answers larger than this are refused rather than buffered.
@@ -165,18 +166,65 @@ impl ApiClient {
 
     /// `DELETE /v1/devices/{id}`.
     pub async fn revoke_device(&self, access_token: &str, device_id: &str) -> Result<(), ApiError> {
-        // Device ids are server-made; refusing anything else keeps the path intact.
-        let id_is_plain = !device_id.is_empty()
-            && device_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !id_is_plain {
-            return Err(ApiError::NotFound {
-                code: "not_found".into(),
-            });
-        }
-        let path = format!("/v1/devices/{device_id}");
+        let path = format!("/v1/devices/{}", plain_id(device_id)?);
         self.call_no_content::<()>(Method::DELETE, &path, Some(access_token), None)
+            .await
+    }
+
+    /// `POST /v1/devices/{id}/token-secret`: the offline token secret.
+    pub async fn token_secret(
+        &self,
+        access_token: &str,
+        device_id: &str,
+    ) -> Result<TokenSecretResponse, ApiError> {
+        let path = format!("/v1/devices/{}/token-secret", plain_id(device_id)?);
+        self.call::<(), _>(Method::POST, &path, Some(access_token), None)
+            .await
+    }
+
+    /// `POST /v1/tokens`: an online consult token.
+    pub async fn issue_token(
+        &self,
+        access_token: &str,
+        request: &IssueTokenRequest,
+    ) -> Result<IssuedToken, ApiError> {
+        self.call(
+            Method::POST,
+            "/v1/tokens",
+            Some(access_token),
+            Some(request),
+        )
+        .await
+    }
+
+    /// `GET /v1/tokens`: the member's token history at the insurer.
+    pub async fn token_history(&self, access_token: &str) -> Result<TokenHistory, ApiError> {
+        self.call::<(), _>(Method::GET, "/v1/tokens", Some(access_token), None)
+            .await
+    }
+
+    /// `POST /v1/tokens/re-enable`: after 100 wrong codes in a row.
+    pub async fn re_enable_tokens(&self, access_token: &str) -> Result<(), ApiError> {
+        self.call_no_content::<()>(
+            Method::POST,
+            "/v1/tokens/re-enable",
+            Some(access_token),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /v1/transactions?since=CURSOR`.
+    pub async fn transactions(
+        &self,
+        access_token: &str,
+        since: Option<&str>,
+    ) -> Result<TransactionPage, ApiError> {
+        let path = match since {
+            Some(cursor) => format!("/v1/transactions?since={}", plain_id(cursor)?),
+            None => "/v1/transactions".to_owned(),
+        };
+        self.call::<(), _>(Method::GET, &path, Some(access_token), None)
             .await
     }
 
@@ -275,6 +323,22 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, ApiErro
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// Ids and cursors are server-made; refusing anything else keeps the path
+/// and query intact without escaping.
+fn plain_id(id: &str) -> Result<&str, ApiError> {
+    let plain = !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain {
+        Ok(id)
+    } else {
+        Err(ApiError::NotFound {
+            code: "not_found".into(),
+        })
+    }
 }
 
 /// Classifies a reqwest failure by walking its chain of causes. A TLS

@@ -12,10 +12,13 @@ use std::sync::Arc;
 
 use carnet_core::api::ApiConfig;
 use carnet_core::clock::SystemClock;
+use carnet_core::credential::Purpose;
 use carnet_core::model::RegisterRequest;
 use carnet_core::{Carnet, CarnetConfig, VaultKeySource};
 use clap::{Parser, Subcommand};
 use zeroize::Zeroizing;
+
+mod terminal;
 
 /// The member's command line.
 #[derive(Parser)]
@@ -84,8 +87,62 @@ enum Command {
         /// The device id, from `carnet devices`.
         device_id: String,
     },
+    /// Choose (or change) the 6-digit credential PIN that guards the QR;
+    /// read from CARNET_PIN or standard input (the current one from
+    /// CARNET_CURRENT_PIN when changing).
+    SetPin,
+    /// Show the QR for the counter, made offline; unlocks with CARNET_PIN or
+    /// asks for the PIN.
+    Qr {
+        /// What the code is for: `identify` (first scan) or `settle`.
+        #[arg(long, default_value = "identify")]
+        purpose: PurposeArg,
+        /// Also write the code as a PNG here.
+        #[arg(long)]
+        png: Option<PathBuf>,
+        /// Also write the code as an SVG here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// Also write the QR text here.
+        #[arg(long)]
+        text: Option<PathBuf>,
+    },
+    /// Make a consult token (6 digits, 12 hours, one consultation or
+    /// practice): from the insurer, or with --offline on the phone alone.
+    Token {
+        /// Make it on the phone, without network.
+        #[arg(long)]
+        offline: bool,
+        /// The consultation or practice it is for.
+        #[arg(long)]
+        practice: Option<String>,
+    },
+    /// The consult tokens made on this phone, with their status.
+    Tokens,
+    /// Bring in token use and pharmacy transactions.
+    Sync,
+    /// The pharmacy transactions seen at the last sync.
+    Transactions,
     /// Log out and wipe this vault.
     Logout,
+}
+
+/// What a QR code is for.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum PurposeArg {
+    /// First scan: identity and eligibility.
+    Identify,
+    /// Second scan: settlement.
+    Settle,
+}
+
+impl From<PurposeArg> for Purpose {
+    fn from(purpose: PurposeArg) -> Self {
+        match purpose {
+            PurposeArg::Identify => Purpose::Identify,
+            PurposeArg::Settle => Purpose::Settle,
+        }
+    }
 }
 
 #[tokio::main]
@@ -177,6 +234,112 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Revoke { device_id } => {
             carnet.revoke_device(&device_id).await?;
             println!("revoked {device_id}");
+        }
+        Command::SetPin => {
+            let current = if carnet.credential_pin_is_set()? {
+                Some(secret_from_env_or_stdin(
+                    "CARNET_CURRENT_PIN",
+                    "current PIN",
+                )?)
+            } else {
+                None
+            };
+            let pin = secret_from_env_or_stdin("CARNET_PIN", "new 6-digit PIN")?;
+            carnet.set_credential_pin(current.as_ref().map(|p| p.as_str()), &pin)?;
+            println!("credential PIN set");
+        }
+        Command::Qr {
+            purpose,
+            png,
+            svg,
+            text,
+        } => {
+            let code = match carnet.current_qr(purpose.into()) {
+                Err(carnet_core::Error::CredentialLocked) => {
+                    let pin = secret_from_env_or_stdin("CARNET_PIN", "credential PIN")?;
+                    carnet.unlock_credential(&pin)?;
+                    carnet.current_qr(purpose.into())?
+                }
+                other => other?,
+            };
+            print!("{}", terminal::render(&code.matrix));
+            println!(
+                "{} code, version {}, valid until {} (show a new one at {})",
+                code.purpose.as_str(),
+                code.matrix.version,
+                code.expires_at.format("%H:%M:%S UTC"),
+                code.refresh_at.format("%H:%M:%S UTC"),
+            );
+            if let Some(path) = png {
+                std::fs::write(path, code.png()?)?;
+            }
+            if let Some(path) = svg {
+                std::fs::write(path, code.svg())?;
+            }
+            if let Some(path) = text {
+                std::fs::write(path, &code.text)?;
+            }
+        }
+        Command::Token { offline, practice } => {
+            let token = if offline {
+                carnet.offline_token(practice.as_deref())?
+            } else {
+                carnet.request_token(practice.as_deref()).await?
+            };
+            println!("{}", token.code);
+            println!(
+                "valid until {} ({})",
+                token.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                if offline {
+                    "made offline"
+                } else {
+                    "issued by the insurer"
+                }
+            );
+        }
+        Command::Tokens => {
+            for token in carnet.tokens()? {
+                let status = match &token.status {
+                    carnet_core::token::Status::Active => "active".to_owned(),
+                    carnet_core::token::Status::Used { practice, at } => {
+                        format!("used for {practice} at {}", at.format("%Y-%m-%d %H:%M UTC"))
+                    }
+                    carnet_core::token::Status::Expired => "expired".to_owned(),
+                };
+                println!(
+                    "{}  until {}  {}",
+                    token.code,
+                    token.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                    status
+                );
+            }
+        }
+        Command::Sync => {
+            let report = carnet.sync().await?;
+            println!(
+                "synced: {} token(s) newly used, {} new transaction(s){}",
+                report.tokens_used,
+                report.new_transactions,
+                if report.tokens_disabled {
+                    "; tokens are DISABLED after too many wrong codes"
+                } else {
+                    ""
+                }
+            );
+        }
+        Command::Transactions => {
+            for transaction in carnet.transactions()? {
+                println!(
+                    "{}  {}.{:02} {}  {}",
+                    chrono::DateTime::from_timestamp(transaction.settled_at, 0)
+                        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_default(),
+                    transaction.amount_cents / 100,
+                    (transaction.amount_cents % 100).abs(),
+                    transaction.currency,
+                    transaction.pharmacy_name
+                );
+            }
         }
         Command::Logout => {
             carnet.logout().await?;

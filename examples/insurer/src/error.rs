@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use carnet_core::model::ApiErrorBody;
+use serde::Serialize;
 
 use crate::store::StoreError;
 
@@ -51,14 +52,28 @@ impl InsurerError {
 }
 
 /// An error answer: a 4xx (or, for internal failures only, a 500) with an
-/// [`ApiErrorBody`].
+/// [`ApiErrorBody`], plus, for some codes, a `reason` (see [`ErrorBody`]).
 #[derive(Debug, Clone)]
 pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
     fields: Vec<String>,
+    reason: Option<&'static str>,
     retry_after_secs: Option<i64>,
+}
+
+/// The error body on the wire: [`ApiErrorBody`] and an optional `reason`,
+/// the finer cause of `qr_rejected` (the verifier's rejection code) and of
+/// `invalid_code`. Clients that only know [`ApiErrorBody`] ignore it.
+#[derive(Debug, Serialize)]
+pub(crate) struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    fields: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 impl ApiError {
@@ -68,8 +83,36 @@ impl ApiError {
             code,
             message: message.into(),
             fields: Vec::new(),
+            reason: None,
             retry_after_secs: None,
         }
+    }
+
+    /// The same error with a finer `reason` in its body.
+    pub(crate) fn with_reason(self, reason: &'static str) -> Self {
+        Self {
+            reason: Some(reason),
+            ..self
+        }
+    }
+
+    /// The same error naming `fields`.
+    pub(crate) fn with_fields(self, fields: &[&str]) -> Self {
+        Self {
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            ..self
+        }
+    }
+
+    /// 422 `qr_rejected`: a scanned code was refused; `reason` is the
+    /// verifier's stable code and `message` what to tell the clerk.
+    pub(crate) fn qr_rejected(reason: &'static str, clerk_message: &'static str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "qr_rejected",
+            clerk_message,
+        )
+        .with_reason(reason)
     }
 
     /// 422 `invalid_field`, naming the fields (wire names).
@@ -98,13 +141,19 @@ impl ApiError {
     }
 
     pub(crate) fn too_many_attempts(retry_after_secs: i64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many wrong attempts; try again later",
+        )
+        .with_retry_after(retry_after_secs)
+    }
+
+    /// The same error with `Retry-After` (at least one second).
+    pub(crate) fn with_retry_after(self, retry_after_secs: i64) -> Self {
         Self {
             retry_after_secs: Some(retry_after_secs.max(1)),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                "too many wrong attempts; try again later",
-            )
+            ..self
         }
     }
 
@@ -132,10 +181,11 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ApiErrorBody {
-            code: self.code.to_owned(),
-            message: self.message,
-            fields: self.fields,
+        let body = ErrorBody {
+            code: self.code,
+            message: &self.message,
+            fields: &self.fields,
+            reason: self.reason,
         };
         let mut response = json_error_response(self.status, &body);
         if self.status == StatusCode::UNAUTHORIZED {
@@ -153,7 +203,7 @@ impl IntoResponse for ApiError {
 }
 
 /// `status` with `body` as JSON.
-pub(crate) fn json_error_response(status: StatusCode, body: &ApiErrorBody) -> Response {
+pub(crate) fn json_error_response(status: StatusCode, body: &impl Serialize) -> Response {
     // Serialising three strings cannot fail; keep a literal just in case.
     let bytes = serde_json::to_vec(body)
         .unwrap_or_else(|_| br#"{"code":"internal","message":"the server failed"}"#.to_vec());

@@ -4,10 +4,11 @@
 //!
 //! [`ApiErrorBody`]: carnet_core::model::ApiErrorBody
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -16,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, generic_error, json_error_response};
-use crate::service::{AppState, Authenticated};
+use crate::service::{AppState, Authenticated, BODY_LIMIT_BYTES};
 
 /// A JSON request body, refused with a JSON error:
 /// - 415 `unsupported_media_type` when the content type is not JSON;
@@ -33,7 +34,7 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(request.headers()) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -41,21 +42,58 @@ where
                 "the request body must be JSON (Content-Type: application/json)",
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "the request body is too large",
-                    )
-                } else {
-                    ApiError::bad_request("bad_request", "the request body could not be read")
-                }
-            })?;
+        let bytes = read_body(request).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// Bodies up to this size are read to the end even when they are over
+/// [`BODY_LIMIT_BYTES`], so that the 413 reaches the client: answering
+/// before the body is read makes the server close the connection while the
+/// client is still sending, and the client then sees a broken connection
+/// instead of the answer.
+const DRAIN_LIMIT_BYTES: usize = 4 * 1024 * 1024;
+
+/// The request body, at most [`BODY_LIMIT_BYTES`]: 413 `payload_too_large`
+/// beyond (after reading, and dropping, up to [`DRAIN_LIMIT_BYTES`]).
+async fn read_body(request: Request) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > DRAIN_LIMIT_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut body = request.into_body();
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|_| {
+            ApiError::bad_request("bad_request", "the request body could not be read")
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(data.len());
+        if total > DRAIN_LIMIT_BYTES {
+            return Err(too_large());
+        }
+        if total <= BODY_LIMIT_BYTES {
+            kept.extend_from_slice(&data);
+        }
+    }
+    if total > BODY_LIMIT_BYTES {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(kept))
 }
 
 /// Whether the content type is `application/json` or `application/*+json`.
@@ -86,6 +124,14 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         || ApiError::bad_request("malformed_json", "the request body is not well-formed JSON");
     // Syntax first (trailing bytes included), then the shape.
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| malformed())?;
+    // Every request body is an object: serde would also read a struct from
+    // an array of its fields in order, which the API does not promise.
+    if !value.is_object() {
+        return Err(ApiError::invalid_fields(
+            Vec::new(),
+            "the body must be a JSON object of the documented shape",
+        ));
+    }
     from_value(value)
 }
 
@@ -138,19 +184,51 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                let (scheme, token) = value.trim().split_once(' ')?;
-                scheme
-                    .eq_ignore_ascii_case("bearer")
-                    .then(|| token.trim().to_owned())
-            })
-            .filter(|token| !token.is_empty())
-            .ok_or_else(ApiError::unauthorized)?;
+        let token = bearer_token(parts).ok_or_else(ApiError::unauthorized)?;
         state.authenticate(&token)
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+pub(crate) fn bearer_token(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        })
+        .filter(|token| !token.is_empty())
+}
+
+/// An optional JSON request body: no body at all gives `T::default()`;
+/// a body is read as [`ApiJson`] reads it (JSON content type, size, shape).
+pub(crate) struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(request.headers());
+        let bytes = read_body(request).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(T::default()));
+        }
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the request body must be JSON (Content-Type: application/json)",
+            ));
+        }
+        parse_json(&bytes).map(OptionalJson)
     }
 }
 
@@ -255,6 +333,9 @@ mod tests {
         assert!(!format!("{unknown:?}").contains("zzz"));
         let array = parse_json::<LoginRequest>(b"[]").unwrap_err();
         assert_eq!(array.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        // Not even an array of the fields in order.
+        let positional = parse_json::<LoginRequest>(br#"["abcde","secret123"]"#).unwrap_err();
+        assert_eq!(positional.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(parse_json::<LoginRequest>(br#"{"username":"a","password":"b"}"#).is_ok());
     }
 

@@ -13,13 +13,22 @@
 //! The endpoints are described in `docs/api/openapi.yaml`. It listens on
 //! loopback by default, and prints each e-mail confirmation code to the log
 //! (`confirmation code for 'USERNAME': 123456`), as there is no mail server.
+//!
+//! On first start it also makes one demo pharmacy ("Farmacia Central") and
+//! one demo provider ("Clínica del Parque"), each with a random API key
+//! written to `<data_dir>/pharmacy-key.txt` and `<data_dir>/provider-key.txt`
+//! (mode 0600; the log names the files, never the keys); see
+//! [`RunningInsurer::pharmacy_key`] and [`RunningInsurer::provider_key`].
 
 mod error;
 mod extract;
+mod partner;
 mod password;
+mod pharmacy;
 mod service;
 mod store;
 pub mod tls;
+mod tokens;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -30,6 +39,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use carnet_core::clock::{Clock, SystemClock};
 use carnet_core::model::JwkSet;
 use ring::rand::SystemRandom;
+use zeroize::Zeroizing;
 
 pub use error::InsurerError;
 pub use store::StoreError;
@@ -88,6 +98,8 @@ pub struct RunningInsurer {
     ca_cert_path: PathBuf,
     server_cert_der: Vec<u8>,
     state: Arc<AppState>,
+    pharmacy_key: Zeroizing<String>,
+    provider_key: Zeroizing<String>,
     handle: axum_server::Handle<SocketAddr>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -137,16 +149,25 @@ pub async fn start_with_clock(
     let jwks = JwkSet {
         keys: vec![insurer_key.jwk()],
     };
+    let rng = SystemRandom::new();
+    let now = clock.now();
+    let partner_keys = partner::ensure_demo_partners(&store, &data_dir, &rng, now.timestamp())?;
+    let sealer = tokens::SecretSealer::load_or_make(&data_dir, &rng)?;
+    let desk = pharmacy::Desk::new(jwks.clone(), store.revoked_device_ids()?, now);
     let state = Arc::new(AppState {
         store,
         clock,
-        rng: SystemRandom::new(),
+        rng,
         insurer_key,
         jwks,
         access_ttl_secs,
         password_work: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
         ),
+        desk,
+        sealer,
+        core_rng: carnet_core::rng::SystemRng::new(),
+        redeem_locks: tokens::RedeemLocks::new(),
     });
 
     let listener =
@@ -175,6 +196,8 @@ pub async fn start_with_clock(
         ca_cert_path: identity.ca_path,
         server_cert_der: identity.server_cert_der,
         state,
+        pharmacy_key: partner_keys.pharmacy,
+        provider_key: partner_keys.provider,
         handle,
         server,
     })
@@ -253,6 +276,18 @@ impl RunningInsurer {
     /// The e-mail confirmation code made for `username`, as the log shows it.
     pub fn confirmation_code(&self, username: &str) -> Option<String> {
         self.state.stored_confirmation_code(username)
+    }
+
+    /// The API key of the demo pharmacy "Farmacia Central" (also in
+    /// `<data_dir>/pharmacy-key.txt`), for `/v1/pharmacy/*`.
+    pub fn pharmacy_key(&self) -> String {
+        self.pharmacy_key.as_str().to_owned()
+    }
+
+    /// The API key of the demo provider "Clínica del Parque" (also in
+    /// `<data_dir>/provider-key.txt`), for `/v1/provider/*`.
+    pub fn provider_key(&self) -> String {
+        self.provider_key.as_str().to_owned()
     }
 
     /// The insurer's published keys, as at `/.well-known/jwks.json`.

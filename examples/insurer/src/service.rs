@@ -24,10 +24,12 @@ use carnet_core::model::{
 use crate::error::ApiError;
 use crate::extract::{self, ApiJson, ApiPath};
 use crate::password;
+use crate::pharmacy::{self, Desk};
 use crate::store::{
     self, ChallengeRecord, DeviceRecord, LoginRecord, Store, TokenKind, TokenRecord, Update,
     UserRecord,
 };
+use crate::tokens::{self, RedeemLocks, SecretSealer};
 
 /// Who issues member certificates.
 pub(crate) const ISSUER: &str = "carnet-insurer";
@@ -61,6 +63,14 @@ pub(crate) struct AppState {
     /// Bounds concurrent PBKDF2 work to the number of cores, so that a
     /// flood of logins queues instead of piling threads on the CPU.
     pub password_work: tokio::sync::Semaphore,
+    /// The QR verifier every pharmacy scan goes through.
+    pub desk: Desk,
+    /// Seals the offline-token secrets at rest.
+    pub sealer: SecretSealer,
+    /// The same system source, as core's token functions take it.
+    pub core_rng: carnet_core::rng::SystemRng,
+    /// Serialises redemptions per provider and per member.
+    pub redeem_locks: RedeemLocks,
 }
 
 /// The member behind a valid bearer access token.
@@ -70,6 +80,13 @@ pub(crate) struct Authenticated {
     member_id: String,
     login_id: String,
     token_hash: Vec<u8>,
+}
+
+impl Authenticated {
+    /// The member's pseudonymous id.
+    pub(crate) fn member_id(&self) -> &str {
+        &self.member_id
+    }
 }
 
 fn token_hash(token: &str) -> Vec<u8> {
@@ -96,7 +113,7 @@ impl AppState {
         Ok(bytes)
     }
 
-    fn random_id(&self) -> Result<String, ApiError> {
+    pub(crate) fn random_id(&self) -> Result<String, ApiError> {
         Ok(hex::encode(self.random_bytes(16)?))
     }
 
@@ -207,6 +224,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/devices/challenge", post(challenge))
         .route("/v1/devices", post(enrol_device).get(list_devices))
         .route("/v1/devices/{id}", delete(revoke_device))
+        .route("/v1/devices/{id}/token-secret", post(tokens::token_secret))
+        .route("/v1/tokens", post(tokens::issue).get(tokens::history))
+        .route("/v1/tokens/re-enable", post(tokens::re_enable))
+        .route("/v1/provider/redeem", post(tokens::redeem))
+        .route("/v1/pharmacy/identify", post(pharmacy::identify))
+        .route("/v1/pharmacy/settle", post(pharmacy::settle))
+        .route("/v1/transactions", get(pharmacy::list_transactions))
         .route("/.well-known/jwks.json", get(jwks))
         .fallback(extract::route_not_found)
         .method_not_allowed_fallback(extract::method_not_allowed)
@@ -562,8 +586,14 @@ async fn challenge(
     }))
 }
 
-fn device_key(member_id: &str, device_id: &str) -> String {
+/// The `devices` key of a member's device.
+pub(crate) fn device_key(member_id: &str, device_id: &str) -> String {
     format!("{member_id}/{device_id}")
+}
+
+/// A server-made id: 32 lower-case hex digits.
+pub(crate) fn is_hex_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 async fn enrol_device(
@@ -715,6 +745,7 @@ async fn revoke_device(
     )?;
     match revoked {
         Some(()) => {
+            state.desk.revoke(&id, state.clock.now());
             tracing::info!("revoked a device");
             Ok(StatusCode::NO_CONTENT)
         }

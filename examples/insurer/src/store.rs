@@ -9,9 +9,20 @@
 //! | `logins`     | login id                   | [`LoginRecord`]  |
 //! | `devices`    | `member_id/device_id`      | [`DeviceRecord`] |
 //! | `challenges` | the challenge (base64url)  | [`ChallengeRecord`] |
+//! | `partners`   | partner id                 | [`PartnerRecord`] |
+//! | `partner_keys` | SHA-256 of an API key    | partner id       |
+//! | `seen_codes` | `device_id/nonce` (hex)    | forget-at, unix seconds, 8 bytes big-endian |
+//! | `settlements` | settlement id             | [`SettlementRecord`] |
+//! | `transactions` | `member_id/` + 8-byte big-endian sequence | [`carnet_core::model::Transaction`] |
+//! | `online_tokens` | `member_id/code`        | [`OnlineTokenRecord`] |
+//! | `token_secrets` | `member_id/device_id`   | [`SealedSecretRecord`] |
+//! | `offline_used` | `member_id/device_id/` + counter (16 hex digits) | [`OfflineUseRecord`] |
+//! | `throttles`  | `member/ID` or `provider/ID` | [`carnet_core::token::Throttle`] |
 //!
-//! Tokens are never stored, only their SHA-256. A login groups the tokens of
-//! one session: logging out removes it, and every token of it stops working.
+//! Tokens and API keys are never stored, only their SHA-256. A login groups
+//! the tokens of one session: logging out removes it, and every token of it
+//! stops working. Offline-token secrets are stored sealed (AES-256-GCM) with
+//! a key kept in a file beside the database.
 
 use std::path::Path;
 
@@ -113,6 +124,84 @@ pub(crate) struct ChallengeRecord {
     pub expires_at: i64,
 }
 
+/// Who a partner is: a pharmacy settles QR codes, a provider redeems
+/// consult tokens. A key of one kind does not open the other's endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PartnerKind {
+    Pharmacy,
+    Provider,
+}
+
+/// A pharmacy or a provider (clinic, lab) that calls the API with a key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PartnerRecord {
+    pub id: String,
+    pub kind: PartnerKind,
+    pub name: String,
+    pub address: String,
+    pub created_at: i64,
+}
+
+/// A settlement opened by an identify scan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SettlementRecord {
+    pub pharmacy_id: String,
+    pub member_id: String,
+    /// Unix seconds.
+    pub opened_at: i64,
+    /// Unix seconds; a settle at or after it is refused.
+    pub expires_at: i64,
+    /// Set, once, by the settle that recorded the transaction.
+    pub transaction_id: Option<String>,
+}
+
+/// How a consult token was redeemed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RedemptionRecord {
+    /// The practice the provider redeemed it for, as sent (trimmed).
+    pub practice: String,
+    pub provider_id: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// An online consult token, as issued.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct OnlineTokenRecord {
+    pub code: String,
+    /// The practice the member named, if any.
+    pub practice: Option<String>,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds; valid while now is before it.
+    pub expires_at: i64,
+    /// Set, once, by the redemption that accepted it.
+    pub redemption: Option<RedemptionRecord>,
+}
+
+/// A device's offline-token secret, sealed with AES-256-GCM.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SealedSecretRecord {
+    /// 12 bytes, base64url.
+    pub nonce: String,
+    /// Ciphertext and tag, base64url.
+    pub sealed: String,
+    pub issued_at: i64,
+}
+
+/// An offline token redeemed: its counter is used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct OfflineUseRecord {
+    pub device_id: String,
+    pub slot: u64,
+    pub sequence: u8,
+    pub code: String,
+    /// Unix seconds: when the token would have expired.
+    pub expires_at: i64,
+    pub redemption: RedemptionRecord,
+}
+
 /// The database.
 pub(crate) struct Store {
     db: sled::Db,
@@ -123,6 +212,30 @@ pub(crate) struct Store {
     pub logins: sled::Tree,
     pub devices: sled::Tree,
     pub challenges: sled::Tree,
+    pub partners: sled::Tree,
+    pub partner_keys: sled::Tree,
+    pub seen_codes: sled::Tree,
+    pub settlements: sled::Tree,
+    pub transactions: sled::Tree,
+    pub online_tokens: sled::Tree,
+    pub token_secrets: sled::Tree,
+    pub offline_used: sled::Tree,
+    pub throttles: sled::Tree,
+    flushes: GroupFlush,
+}
+
+/// Group commit: callers that wait for durability at the same time share
+/// one flush. Flushes run one at a time on tokio's blocking threads, never
+/// through `flush_async`: many concurrent `flush_async` calls fill sled
+/// 0.34's own I/O pool with flushes that wait for a log write queued
+/// behind them, and everything stops (seen under the redemption load test).
+#[derive(Default)]
+struct GroupFlush {
+    /// Flushes started (the number of the latest).
+    started: std::sync::atomic::AtomicU64,
+    /// The number of the latest flush that completed.
+    done: std::sync::atomic::AtomicU64,
+    running: tokio::sync::Mutex<()>,
 }
 
 impl Store {
@@ -140,8 +253,58 @@ impl Store {
             logins: db.open_tree("logins")?,
             devices: db.open_tree("devices")?,
             challenges: db.open_tree("challenges")?,
+            partners: db.open_tree("partners")?,
+            partner_keys: db.open_tree("partner_keys")?,
+            seen_codes: db.open_tree("seen_codes")?,
+            settlements: db.open_tree("settlements")?,
+            transactions: db.open_tree("transactions")?,
+            online_tokens: db.open_tree("online_tokens")?,
+            token_secrets: db.open_tree("token_secrets")?,
+            offline_used: db.open_tree("offline_used")?,
+            throttles: db.open_tree("throttles")?,
+            flushes: GroupFlush::default(),
             db,
         })
+    }
+
+    /// Returns once everything written before the call is on disk: the
+    /// answer of a write that must survive a crash waits for this.
+    pub async fn flush_durable(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        // Any flush numbered above this one starts after our writes.
+        let needed = self.flushes.started.load(SeqCst) + 1;
+        let _running = self.flushes.running.lock().await;
+        if self.flushes.done.load(SeqCst) >= needed {
+            return Ok(());
+        }
+        let number = self.flushes.started.fetch_add(1, SeqCst) + 1;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|_| {
+                StoreError::Sled(sled::Error::Unsupported("the flush task failed".into()))
+            })??;
+        self.flushes.done.store(number, SeqCst);
+        Ok(())
+    }
+
+    /// The ids of every revoked device (for the QR verifier at start).
+    pub fn revoked_device_ids(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut revoked = std::collections::HashSet::new();
+        for entry in self.devices.iter() {
+            let (_, bytes) = entry?;
+            let record: DeviceRecord = serde_json::from_slice(&bytes)?;
+            if record.info.revoked_at.is_some() {
+                revoked.insert(record.info.id);
+            }
+        }
+        Ok(revoked)
+    }
+
+    /// A fresh, strictly increasing number (sled's persistent id
+    /// generator; it may skip values after a crash, never repeat one).
+    pub fn generate_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
     }
 
     /// Writes everything to disk.
@@ -227,6 +390,32 @@ where
                     return Ok(Some(result));
                 }
             }
+        }
+    }
+    Err(StoreError::Contended)
+}
+
+/// Like [`update`], but a missing record starts as `T::default()`, and the
+/// result is always written.
+pub(crate) fn upsert<T, R>(
+    tree: &sled::Tree,
+    key: impl AsRef<[u8]>,
+    mut change: impl FnMut(&mut T) -> R,
+) -> Result<R, StoreError>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    let key = key.as_ref();
+    for _ in 0..CAS_RETRIES {
+        let old = tree.get(key)?;
+        let mut record: T = match &old {
+            Some(bytes) => serde_json::from_slice(bytes)?,
+            None => T::default(),
+        };
+        let result = change(&mut record);
+        let new = serde_json::to_vec(&record)?;
+        if tree.compare_and_swap(key, old, Some(new))?.is_ok() {
+            return Ok(result);
         }
     }
     Err(StoreError::Contended)

@@ -471,6 +471,38 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
+    typealias FfiType = UInt32
+    typealias SwiftType = UInt32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
     typealias FfiType = UInt64
     typealias SwiftType = UInt64
@@ -653,6 +685,63 @@ public protocol CarnetProtocol: AnyObject, Sendable {
      * rules), if it is on disk.
      */
     func vaultLocation()  -> String?
+    
+    /**
+     * Whether the member has chosen a credential PIN.
+     */
+    func credentialPinIsSet() throws  -> Bool
+    
+    /**
+     * The code to show now, made offline (no network), valid 60 s.
+     */
+    func currentQr(purpose: QrPurpose) async throws  -> QrCode
+    
+    /**
+     * Sets the 6-digit credential PIN that guards the QR (not the login
+     * password); changing it needs `current`.
+     */
+    func setCredentialPin(current: String?, newPin: String) async throws 
+    
+    /**
+     * Unlocks the QR with the credential PIN (five wrong ones lock it for a
+     * growing delay).
+     */
+    func unlockCredential(pin: String) async throws 
+    
+    /**
+     * Unlocks the QR after the platform's biometric prompt succeeded.
+     */
+    func unlockCredentialWithBiometric() throws 
+    
+    /**
+     * A consult token made on the phone, without network.
+     */
+    func offlineToken(practice: String?) async throws  -> ConsultToken
+    
+    /**
+     * Re-enables consult tokens after 100 wrong codes in a row.
+     */
+    func reEnableTokens() async throws 
+    
+    /**
+     * A consult token from the insurer (online), optionally for `practice`.
+     */
+    func requestToken(practice: String?) async throws  -> ConsultToken
+    
+    /**
+     * Brings in token use and new pharmacy transactions.
+     */
+    func sync() async throws  -> SyncReport
+    
+    /**
+     * The token history on this phone, newest first, with status now.
+     */
+    func tokens() throws  -> [ConsultToken]
+    
+    /**
+     * Pharmacy transactions seen at the last sync, newest first.
+     */
+    func transactions() throws  -> [Transaction]
     
 }
 /**
@@ -932,6 +1021,188 @@ open func vaultLocation() -> String?  {
     return try!  FfiConverterOptionString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_carnet_ffi_fn_method_carnet_vault_location(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether the member has chosen a credential PIN.
+     */
+open func credentialPinIsSet()throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_credential_pin_is_set(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The code to show now, made offline (no network), valid 60 s.
+     */
+open func currentQr(purpose: QrPurpose)async throws  -> QrCode  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_current_qr(
+                        self.uniffiCloneHandle(),FfiConverterTypeQrPurpose_lower(purpose)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeQrCode_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Sets the 6-digit credential PIN that guards the QR (not the login
+     * password); changing it needs `current`.
+     */
+open func setCredentialPin(current: String?, newPin: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_set_credential_pin(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(current),FfiConverterString.lower(newPin)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_void,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_void,
+            freeFunc: ffi_carnet_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Unlocks the QR with the credential PIN (five wrong ones lock it for a
+     * growing delay).
+     */
+open func unlockCredential(pin: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_unlock_credential(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(pin)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_void,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_void,
+            freeFunc: ffi_carnet_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Unlocks the QR after the platform's biometric prompt succeeded.
+     */
+open func unlockCredentialWithBiometric()throws   {try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_unlock_credential_with_biometric(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A consult token made on the phone, without network.
+     */
+open func offlineToken(practice: String?)async throws  -> ConsultToken  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_offline_token(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(practice)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeConsultToken_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Re-enables consult tokens after 100 wrong codes in a row.
+     */
+open func reEnableTokens()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_re_enable_tokens(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_void,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_void,
+            freeFunc: ffi_carnet_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * A consult token from the insurer (online), optionally for `practice`.
+     */
+open func requestToken(practice: String?)async throws  -> ConsultToken  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_request_token(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(practice)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeConsultToken_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Brings in token use and new pharmacy transactions.
+     */
+open func sync()async throws  -> SyncReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_sync(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncReport_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * The token history on this phone, newest first, with status now.
+     */
+open func tokens()throws  -> [ConsultToken]  {
+    return try  FfiConverterSequenceTypeConsultToken.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_tokens(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Pharmacy transactions seen at the last sync, newest first.
+     */
+open func transactions()throws  -> [Transaction]  {
+    return try  FfiConverterSequenceTypeTransaction.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_carnet_transactions(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1500,6 +1771,161 @@ public func FfiConverterTypeKeyStore_lower(_ value: KeyStore) -> UInt64 {
 
 
 
+
+
+/**
+ * The offline verifier a pharmacy or clinic runs: the insurer's published
+ * keys (JWKS) and nothing else. Share one per counter: its replay cache
+ * must see every scan.
+ */
+public protocol QrVerifierProtocol: AnyObject, Sendable {
+    
+    /**
+     * Verifies a scanned `text` for `expected` at `now` (Unix seconds, the
+     * counter's own clock). A refusal is `CarnetError.QrRejected` with a
+     * stable reason and a message for the clerk.
+     */
+    func verify(text: String, expected: QrPurpose, now: Int64) throws  -> VerifiedQr
+    
+}
+/**
+ * The offline verifier a pharmacy or clinic runs: the insurer's published
+ * keys (JWKS) and nothing else. Share one per counter: its replay cache
+ * must see every scan.
+ */
+open class QrVerifier: QrVerifierProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_qrverifier(self.handle, $0) }
+    }
+    /**
+     * A verifier trusting the keys in `jwks_json` (the insurer's
+     * `/.well-known/jwks.json`), fetched at `fetched_at` (Unix seconds),
+     * so that a stale list can be reported.
+     */
+public convenience init(jwksJson: String, fetchedAt: Int64)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_constructor_qrverifier_new(
+        FfiConverterString.lower(jwksJson),
+        FfiConverterInt64.lower(fetchedAt),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_qrverifier(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Verifies a scanned `text` for `expected` at `now` (Unix seconds, the
+     * counter's own clock). A refusal is `CarnetError.QrRejected` with a
+     * stable reason and a message for the clerk.
+     */
+open func verify(text: String, expected: QrPurpose, now: Int64)throws  -> VerifiedQr  {
+    return try  FfiConverterTypeVerifiedQr_lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_qrverifier_verify(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),
+        FfiConverterTypeQrPurpose_lower(expected),
+        FfiConverterInt64.lower(now),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQrVerifier: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = QrVerifier
+
+    public static func lift(_ handle: UInt64) throws -> QrVerifier {
+        return QrVerifier(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: QrVerifier) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QrVerifier {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: QrVerifier, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQrVerifier_lift(_ handle: UInt64) throws -> QrVerifier {
+    return try FfiConverterTypeQrVerifier.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQrVerifier_lower(_ value: QrVerifier) -> UInt64 {
+    return FfiConverterTypeQrVerifier.lower(value)
+}
+
+
+
+
 /**
  * The member's account as the insurer holds it.
  */
@@ -1717,6 +2143,115 @@ public func FfiConverterTypeCarnetConfig_lift(_ buf: RustBuffer) throws -> Carne
 #endif
 public func FfiConverterTypeCarnetConfig_lower(_ value: CarnetConfig) -> RustBuffer {
     return FfiConverterTypeCarnetConfig.lower(value)
+}
+
+
+/**
+ * A consult token of the member's history.
+ */
+public struct ConsultToken: Equatable, Hashable {
+    /**
+     * The six digits to tell the provider.
+     */
+    public var code: String
+    /**
+     * Made on the phone without network (true) or issued by the insurer.
+     */
+    public var offline: Bool
+    /**
+     * The practice named when making it.
+     */
+    public var practice: String?
+    /**
+     * Made or issued at (Unix seconds).
+     */
+    public var madeAt: Int64
+    /**
+     * No longer valid from (Unix seconds).
+     */
+    public var expiresAt: Int64
+    /**
+     * Its status now.
+     */
+    public var status: TokenStatus
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The six digits to tell the provider.
+         */code: String, 
+        /**
+         * Made on the phone without network (true) or issued by the insurer.
+         */offline: Bool, 
+        /**
+         * The practice named when making it.
+         */practice: String?, 
+        /**
+         * Made or issued at (Unix seconds).
+         */madeAt: Int64, 
+        /**
+         * No longer valid from (Unix seconds).
+         */expiresAt: Int64, 
+        /**
+         * Its status now.
+         */status: TokenStatus) {
+        self.code = code
+        self.offline = offline
+        self.practice = practice
+        self.madeAt = madeAt
+        self.expiresAt = expiresAt
+        self.status = status
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConsultToken: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConsultToken: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConsultToken {
+        return
+            try ConsultToken(
+                code: FfiConverterString.read(from: &buf), 
+                offline: FfiConverterBool.read(from: &buf), 
+                practice: FfiConverterOptionString.read(from: &buf), 
+                madeAt: FfiConverterInt64.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf), 
+                status: FfiConverterTypeTokenStatus.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConsultToken, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterBool.write(value.offline, into: &buf)
+        FfiConverterOptionString.write(value.practice, into: &buf)
+        FfiConverterInt64.write(value.madeAt, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+        FfiConverterTypeTokenStatus.write(value.status, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsultToken_lift(_ buf: RustBuffer) throws -> ConsultToken {
+    return try FfiConverterTypeConsultToken.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsultToken_lower(_ value: ConsultToken) -> RustBuffer {
+    return FfiConverterTypeConsultToken.lower(value)
 }
 
 
@@ -2018,6 +2553,136 @@ public func FfiConverterTypeEnrolment_lower(_ value: Enrolment) -> RustBuffer {
 
 
 /**
+ * One code to show. The shell draws `modules` (cheap to pass) and shows
+ * the next code at `refresh_at`.
+ */
+public struct QrCode: Equatable, Hashable {
+    /**
+     * The QR text (`CN1:` + Base45).
+     */
+    public var text: String
+    /**
+     * The QR version (1-40).
+     */
+    public var version: UInt8
+    /**
+     * Modules per side, without the quiet zone (4 modules each side).
+     */
+    public var width: UInt32
+    /**
+     * `width * width` modules, row by row from the top left: 1 dark, 0 light.
+     */
+    public var modules: Data
+    /**
+     * What the code is for.
+     */
+    public var purpose: QrPurpose
+    /**
+     * Issued at (Unix seconds, server-corrected time).
+     */
+    public var issuedAt: Int64
+    /**
+     * Verifiers stop accepting it after this (plus their skew allowance).
+     */
+    public var expiresAt: Int64
+    /**
+     * When to show the next one (Unix seconds).
+     */
+    public var refreshAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The QR text (`CN1:` + Base45).
+         */text: String, 
+        /**
+         * The QR version (1-40).
+         */version: UInt8, 
+        /**
+         * Modules per side, without the quiet zone (4 modules each side).
+         */width: UInt32, 
+        /**
+         * `width * width` modules, row by row from the top left: 1 dark, 0 light.
+         */modules: Data, 
+        /**
+         * What the code is for.
+         */purpose: QrPurpose, 
+        /**
+         * Issued at (Unix seconds, server-corrected time).
+         */issuedAt: Int64, 
+        /**
+         * Verifiers stop accepting it after this (plus their skew allowance).
+         */expiresAt: Int64, 
+        /**
+         * When to show the next one (Unix seconds).
+         */refreshAt: Int64) {
+        self.text = text
+        self.version = version
+        self.width = width
+        self.modules = modules
+        self.purpose = purpose
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.refreshAt = refreshAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension QrCode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQrCode: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QrCode {
+        return
+            try QrCode(
+                text: FfiConverterString.read(from: &buf), 
+                version: FfiConverterUInt8.read(from: &buf), 
+                width: FfiConverterUInt32.read(from: &buf), 
+                modules: FfiConverterData.read(from: &buf), 
+                purpose: FfiConverterTypeQrPurpose.read(from: &buf), 
+                issuedAt: FfiConverterInt64.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf), 
+                refreshAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: QrCode, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterUInt8.write(value.version, into: &buf)
+        FfiConverterUInt32.write(value.width, into: &buf)
+        FfiConverterData.write(value.modules, into: &buf)
+        FfiConverterTypeQrPurpose.write(value.purpose, into: &buf)
+        FfiConverterInt64.write(value.issuedAt, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+        FfiConverterInt64.write(value.refreshAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQrCode_lift(_ buf: RustBuffer) throws -> QrCode {
+    return try FfiConverterTypeQrCode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQrCode_lower(_ value: QrCode) -> RustBuffer {
+    return FfiConverterTypeQrCode.lower(value)
+}
+
+
+/**
  * A member signing up (the fields of the insurer's form).
  */
 public struct Registration: Equatable, Hashable {
@@ -2123,6 +2788,414 @@ public func FfiConverterTypeRegistration_lift(_ buf: RustBuffer) throws -> Regis
 #endif
 public func FfiConverterTypeRegistration_lower(_ value: Registration) -> RustBuffer {
     return FfiConverterTypeRegistration.lower(value)
+}
+
+
+/**
+ * What a sync brought in.
+ */
+public struct SyncReport: Equatable, Hashable {
+    /**
+     * Tokens newly seen as used.
+     */
+    public var tokensUsed: UInt32
+    /**
+     * New pharmacy transactions.
+     */
+    public var newTransactions: UInt32
+    /**
+     * Whether tokens are disabled (100 wrong codes in a row).
+     */
+    public var tokensDisabled: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Tokens newly seen as used.
+         */tokensUsed: UInt32, 
+        /**
+         * New pharmacy transactions.
+         */newTransactions: UInt32, 
+        /**
+         * Whether tokens are disabled (100 wrong codes in a row).
+         */tokensDisabled: Bool) {
+        self.tokensUsed = tokensUsed
+        self.newTransactions = newTransactions
+        self.tokensDisabled = tokensDisabled
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncReport {
+        return
+            try SyncReport(
+                tokensUsed: FfiConverterUInt32.read(from: &buf), 
+                newTransactions: FfiConverterUInt32.read(from: &buf), 
+                tokensDisabled: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncReport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.tokensUsed, into: &buf)
+        FfiConverterUInt32.write(value.newTransactions, into: &buf)
+        FfiConverterBool.write(value.tokensDisabled, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lift(_ buf: RustBuffer) throws -> SyncReport {
+    return try FfiConverterTypeSyncReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lower(_ value: SyncReport) -> RustBuffer {
+    return FfiConverterTypeSyncReport.lower(value)
+}
+
+
+/**
+ * A settled pharmacy transaction: amount, time and place.
+ */
+public struct Transaction: Equatable, Hashable {
+    /**
+     * Server id.
+     */
+    public var id: String
+    /**
+     * Where.
+     */
+    public var pharmacyName: String
+    /**
+     * How much, in cents.
+     */
+    public var amountCents: Int64
+    /**
+     * ISO 4217 code.
+     */
+    public var currency: String
+    /**
+     * The lines.
+     */
+    public var items: [TransactionItem]
+    /**
+     * When (Unix seconds).
+     */
+    public var settledAt: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Server id.
+         */id: String, 
+        /**
+         * Where.
+         */pharmacyName: String, 
+        /**
+         * How much, in cents.
+         */amountCents: Int64, 
+        /**
+         * ISO 4217 code.
+         */currency: String, 
+        /**
+         * The lines.
+         */items: [TransactionItem], 
+        /**
+         * When (Unix seconds).
+         */settledAt: Int64) {
+        self.id = id
+        self.pharmacyName = pharmacyName
+        self.amountCents = amountCents
+        self.currency = currency
+        self.items = items
+        self.settledAt = settledAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Transaction: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTransaction: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Transaction {
+        return
+            try Transaction(
+                id: FfiConverterString.read(from: &buf), 
+                pharmacyName: FfiConverterString.read(from: &buf), 
+                amountCents: FfiConverterInt64.read(from: &buf), 
+                currency: FfiConverterString.read(from: &buf), 
+                items: FfiConverterSequenceTypeTransactionItem.read(from: &buf), 
+                settledAt: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Transaction, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.pharmacyName, into: &buf)
+        FfiConverterInt64.write(value.amountCents, into: &buf)
+        FfiConverterString.write(value.currency, into: &buf)
+        FfiConverterSequenceTypeTransactionItem.write(value.items, into: &buf)
+        FfiConverterInt64.write(value.settledAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransaction_lift(_ buf: RustBuffer) throws -> Transaction {
+    return try FfiConverterTypeTransaction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransaction_lower(_ value: Transaction) -> RustBuffer {
+    return FfiConverterTypeTransaction.lower(value)
+}
+
+
+/**
+ * One line of a pharmacy settlement.
+ */
+public struct TransactionItem: Equatable, Hashable {
+    /**
+     * What was dispensed.
+     */
+    public var description: String
+    /**
+     * How many.
+     */
+    public var quantity: UInt32
+    /**
+     * The line's total, in cents.
+     */
+    public var amountCents: Int64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What was dispensed.
+         */description: String, 
+        /**
+         * How many.
+         */quantity: UInt32, 
+        /**
+         * The line's total, in cents.
+         */amountCents: Int64) {
+        self.description = description
+        self.quantity = quantity
+        self.amountCents = amountCents
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TransactionItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTransactionItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TransactionItem {
+        return
+            try TransactionItem(
+                description: FfiConverterString.read(from: &buf), 
+                quantity: FfiConverterUInt32.read(from: &buf), 
+                amountCents: FfiConverterInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TransactionItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.description, into: &buf)
+        FfiConverterUInt32.write(value.quantity, into: &buf)
+        FfiConverterInt64.write(value.amountCents, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransactionItem_lift(_ buf: RustBuffer) throws -> TransactionItem {
+    return try FfiConverterTypeTransactionItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransactionItem_lower(_ value: TransactionItem) -> RustBuffer {
+    return FfiConverterTypeTransactionItem.lower(value)
+}
+
+
+/**
+ * An accepted code, as a counter sees it.
+ */
+public struct VerifiedQr: Equatable, Hashable {
+    /**
+     * The pseudonymous member id.
+     */
+    public var memberId: String
+    /**
+     * The device that showed it (for revocation).
+     */
+    public var deviceId: String
+    /**
+     * Coverage plan.
+     */
+    public var plan: String
+    /**
+     * Coverage region.
+     */
+    public var region: String
+    /**
+     * Last day of coverage, `YYYY-MM-DD`.
+     */
+    public var coverageValidUntil: String
+    /**
+     * What the code was made for.
+     */
+    public var purpose: QrPurpose
+    /**
+     * Issued at (Unix seconds).
+     */
+    public var issuedAt: Int64
+    /**
+     * Expires at (Unix seconds).
+     */
+    public var expiresAt: Int64
+    /**
+     * Stable codes of what the counter should know (`trust_list_stale`,
+     * `revocation_not_checked`).
+     */
+    public var warnings: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The pseudonymous member id.
+         */memberId: String, 
+        /**
+         * The device that showed it (for revocation).
+         */deviceId: String, 
+        /**
+         * Coverage plan.
+         */plan: String, 
+        /**
+         * Coverage region.
+         */region: String, 
+        /**
+         * Last day of coverage, `YYYY-MM-DD`.
+         */coverageValidUntil: String, 
+        /**
+         * What the code was made for.
+         */purpose: QrPurpose, 
+        /**
+         * Issued at (Unix seconds).
+         */issuedAt: Int64, 
+        /**
+         * Expires at (Unix seconds).
+         */expiresAt: Int64, 
+        /**
+         * Stable codes of what the counter should know (`trust_list_stale`,
+         * `revocation_not_checked`).
+         */warnings: [String]) {
+        self.memberId = memberId
+        self.deviceId = deviceId
+        self.plan = plan
+        self.region = region
+        self.coverageValidUntil = coverageValidUntil
+        self.purpose = purpose
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.warnings = warnings
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerifiedQr: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifiedQr: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifiedQr {
+        return
+            try VerifiedQr(
+                memberId: FfiConverterString.read(from: &buf), 
+                deviceId: FfiConverterString.read(from: &buf), 
+                plan: FfiConverterString.read(from: &buf), 
+                region: FfiConverterString.read(from: &buf), 
+                coverageValidUntil: FfiConverterString.read(from: &buf), 
+                purpose: FfiConverterTypeQrPurpose.read(from: &buf), 
+                issuedAt: FfiConverterInt64.read(from: &buf), 
+                expiresAt: FfiConverterInt64.read(from: &buf), 
+                warnings: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifiedQr, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.memberId, into: &buf)
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterString.write(value.plan, into: &buf)
+        FfiConverterString.write(value.region, into: &buf)
+        FfiConverterString.write(value.coverageValidUntil, into: &buf)
+        FfiConverterTypeQrPurpose.write(value.purpose, into: &buf)
+        FfiConverterInt64.write(value.issuedAt, into: &buf)
+        FfiConverterInt64.write(value.expiresAt, into: &buf)
+        FfiConverterSequenceString.write(value.warnings, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifiedQr_lift(_ buf: RustBuffer) throws -> VerifiedQr {
+    return try FfiConverterTypeVerifiedQr.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifiedQr_lower(_ value: VerifiedQr) -> RustBuffer {
+    return FfiConverterTypeVerifiedQr.lower(value)
 }
 
 
@@ -2255,6 +3328,65 @@ enum CarnetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case DeviceKeyLost
     /**
+     * No credential PIN is set: ask the member to choose one.
+     */
+    case NoCredentialPin
+    /**
+     * The QR is locked: ask for the credential PIN or a biometric.
+     */
+    case CredentialLocked
+    /**
+     * Wrong credential PIN; `attempts_left` before a pause.
+     */
+    case WrongPin(
+        /**
+         * Wrong PINs left before the QR locks for a while.
+         */attemptsLeft: UInt32
+    )
+    /**
+     * Too many wrong PINs: try again after `until` (Unix seconds).
+     */
+    case PinLocked(
+        /**
+         * When the next try is allowed (Unix seconds).
+         */until: Int64
+    )
+    /**
+     * The new PIN is not six digits, or too easy to guess (`123456`).
+     */
+    case InvalidPin
+    /**
+     * The member certificate expired: go online so the app renews it (or
+     * enrol again).
+     */
+    case CertificateExpired
+    /**
+     * A counter's verifier refused the code. `reason` is a stable code
+     * (`expired`, `replayed`, `wrong_purpose`, ...); `clerk_message` says
+     * what to do in plain words.
+     */
+    case QrRejected(
+        /**
+         * Stable reason code.
+         */reason: String, 
+        /**
+         * What to tell the person at the counter.
+         */clerkMessage: String
+    )
+    /**
+     * No more offline consult tokens for now (at most 15 outstanding, 8 an
+     * hour): the next one can be made at `available_at` (Unix seconds).
+     */
+    case TokenLimitReached(
+        /**
+         * When the next one can be made (Unix seconds).
+         */availableAt: Int64
+    )
+    /**
+     * Offline tokens are not set up on this device yet: sync once online.
+     */
+    case NoTokenSecret
+    /**
      * A bug or a state the app cannot act on. `what` is a fixed, non-personal
      * category for bug reports, not for display.
      */
@@ -2336,7 +3468,25 @@ public struct FfiConverterTypeCarnetError: FfiConverterRustBuffer {
         case 24: return .InvalidConfig
         case 25: return .DeviceKeyLocked
         case 26: return .DeviceKeyLost
-        case 27: return .Unexpected(
+        case 27: return .NoCredentialPin
+        case 28: return .CredentialLocked
+        case 29: return .WrongPin(
+            attemptsLeft: try FfiConverterUInt32.read(from: &buf)
+            )
+        case 30: return .PinLocked(
+            until: try FfiConverterInt64.read(from: &buf)
+            )
+        case 31: return .InvalidPin
+        case 32: return .CertificateExpired
+        case 33: return .QrRejected(
+            reason: try FfiConverterString.read(from: &buf), 
+            clerkMessage: try FfiConverterString.read(from: &buf)
+            )
+        case 34: return .TokenLimitReached(
+            availableAt: try FfiConverterInt64.read(from: &buf)
+            )
+        case 35: return .NoTokenSecret
+        case 36: return .Unexpected(
             what: try FfiConverterString.read(from: &buf)
             )
 
@@ -2457,8 +3607,49 @@ public struct FfiConverterTypeCarnetError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(26))
         
         
-        case let .Unexpected(what):
+        case .NoCredentialPin:
             writeInt(&buf, Int32(27))
+        
+        
+        case .CredentialLocked:
+            writeInt(&buf, Int32(28))
+        
+        
+        case let .WrongPin(attemptsLeft):
+            writeInt(&buf, Int32(29))
+            FfiConverterUInt32.write(attemptsLeft, into: &buf)
+            
+        
+        case let .PinLocked(until):
+            writeInt(&buf, Int32(30))
+            FfiConverterInt64.write(until, into: &buf)
+            
+        
+        case .InvalidPin:
+            writeInt(&buf, Int32(31))
+        
+        
+        case .CertificateExpired:
+            writeInt(&buf, Int32(32))
+        
+        
+        case let .QrRejected(reason,clerkMessage):
+            writeInt(&buf, Int32(33))
+            FfiConverterString.write(reason, into: &buf)
+            FfiConverterString.write(clerkMessage, into: &buf)
+            
+        
+        case let .TokenLimitReached(availableAt):
+            writeInt(&buf, Int32(34))
+            FfiConverterInt64.write(availableAt, into: &buf)
+            
+        
+        case .NoTokenSecret:
+            writeInt(&buf, Int32(35))
+        
+        
+        case let .Unexpected(what):
+            writeInt(&buf, Int32(36))
             FfiConverterString.write(what, into: &buf)
             
         }
@@ -2688,6 +3879,81 @@ public func FfiConverterTypeKeyStoreError_lower(_ value: KeyStoreError) -> RustB
 
 
 /**
+ * What a code is for: the first scan identifies, a fresh one settles.
+ */
+
+public enum QrPurpose: Equatable, Hashable {
+    
+    /**
+     * First scan: identity and eligibility.
+     */
+    case identify
+    /**
+     * Second scan: settlement.
+     */
+    case settle
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension QrPurpose: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQrPurpose: FfiConverterRustBuffer {
+    typealias SwiftType = QrPurpose
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QrPurpose {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .identify
+        
+        case 2: return .settle
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: QrPurpose, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .identify:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .settle:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQrPurpose_lift(_ buf: RustBuffer) throws -> QrPurpose {
+    return try FfiConverterTypeQrPurpose.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQrPurpose_lower(_ value: QrPurpose) -> RustBuffer {
+    return FfiConverterTypeQrPurpose.lower(value)
+}
+
+
+
+/**
  * A registration field, for pointing at the ones to correct.
  */
 
@@ -2798,6 +4064,101 @@ public func FfiConverterTypeRegistrationField_lift(_ buf: RustBuffer) throws -> 
 #endif
 public func FfiConverterTypeRegistrationField_lower(_ value: RegistrationField) -> RustBuffer {
     return FfiConverterTypeRegistrationField.lower(value)
+}
+
+
+
+/**
+ * What became of a token.
+ */
+
+public enum TokenStatus: Equatable, Hashable {
+    
+    /**
+     * Not used, not expired.
+     */
+    case active
+    /**
+     * Used by a provider for `practice` at `at` (Unix seconds).
+     */
+    case used(
+        /**
+         * The practice.
+         */practice: String, 
+        /**
+         * When (Unix seconds).
+         */at: Int64
+    )
+    /**
+     * Its 12 hours are over.
+     */
+    case expired
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension TokenStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTokenStatus: FfiConverterRustBuffer {
+    typealias SwiftType = TokenStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TokenStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .active
+        
+        case 2: return .used(practice: try FfiConverterString.read(from: &buf), at: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 3: return .expired
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TokenStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .active:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .used(practice,at):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(practice, into: &buf)
+            FfiConverterInt64.write(at, into: &buf)
+            
+        
+        case .expired:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTokenStatus_lift(_ buf: RustBuffer) throws -> TokenStatus {
+    return try FfiConverterTypeTokenStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTokenStatus_lower(_ value: TokenStatus) -> RustBuffer {
+    return FfiConverterTypeTokenStatus.lower(value)
 }
 
 
@@ -2925,6 +4286,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeConsultToken: FfiConverterRustBuffer {
+    typealias SwiftType = [ConsultToken]
+
+    public static func write(_ value: [ConsultToken], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConsultToken.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConsultToken] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConsultToken]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConsultToken.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeDevice: FfiConverterRustBuffer {
     typealias SwiftType = [Device]
 
@@ -2942,6 +4328,56 @@ fileprivate struct FfiConverterSequenceTypeDevice: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDevice.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTransaction: FfiConverterRustBuffer {
+    typealias SwiftType = [Transaction]
+
+    public static func write(_ value: [Transaction], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTransaction.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Transaction] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Transaction]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTransaction.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTransactionItem: FfiConverterRustBuffer {
+    typealias SwiftType = [TransactionItem]
+
+    public static func write(_ value: [TransactionItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTransactionItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [TransactionItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [TransactionItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTransactionItem.read(from: &buf))
         }
         return seq
     }
@@ -3019,6 +4455,30 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
+/**
+ * The code as a PNG, `module_pixels` pixels per module (for sharing or a
+ * file; shells draw `modules` on screen).
+ */
+public func qrPng(code: QrCode, modulePixels: UInt32)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeCarnetError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_func_qr_png(
+        FfiConverterTypeQrCode_lower(code),
+        FfiConverterUInt32.lower(modulePixels),uniffiCallStatus
+    )
+})
+}
+/**
+ * The code as an SVG document.
+ */
+public func qrSvg(code: QrCode) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_func_qr_svg(
+        FfiConverterTypeQrCode_lower(code),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -3034,6 +4494,12 @@ private let initializationResult: InitializationResult = {
     let scaffolding_contract_version = ffi_carnet_ffi_uniffi_contract_version()
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_func_qr_png() != 18989) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_func_qr_svg() != 13308) {
+        return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_account() != 37581) {
         return InitializationResult.apiChecksumMismatch
@@ -3065,6 +4531,42 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_carnet_vault_location() != 57208) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_carnet_credential_pin_is_set() != 61674) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_current_qr() != 37520) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_set_credential_pin() != 25270) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_unlock_credential() != 43876) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_unlock_credential_with_biometric() != 16998) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_offline_token() != 5913) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_re_enable_tokens() != 38266) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_request_token() != 618) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_sync() != 60521) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_tokens() != 14587) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_transactions() != 36552) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_qrverifier_verify() != 6106) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_devicesigner_public_key() != 26594) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3081,6 +4583,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_constructor_carnet_open_with_passphrase() != 52985) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_constructor_qrverifier_new() != 26579) {
         return InitializationResult.apiChecksumMismatch
     }
 

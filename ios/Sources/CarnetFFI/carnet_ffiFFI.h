@@ -361,6 +361,81 @@ uint64_t uniffi_carnet_ffi_fn_method_carnet_revoke_device(uint64_t ptr, RustBuff
 RustBuffer uniffi_carnet_ffi_fn_method_carnet_vault_location(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CREDENTIAL_PIN_IS_SET
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CREDENTIAL_PIN_IS_SET
+int8_t uniffi_carnet_ffi_fn_method_carnet_credential_pin_is_set(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CURRENT_QR
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_CURRENT_QR
+uint64_t uniffi_carnet_ffi_fn_method_carnet_current_qr(uint64_t ptr, RustBuffer purpose
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SET_CREDENTIAL_PIN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SET_CREDENTIAL_PIN
+uint64_t uniffi_carnet_ffi_fn_method_carnet_set_credential_pin(uint64_t ptr, RustBuffer current, RustBuffer new_pin
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_UNLOCK_CREDENTIAL
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_UNLOCK_CREDENTIAL
+uint64_t uniffi_carnet_ffi_fn_method_carnet_unlock_credential(uint64_t ptr, RustBuffer pin
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_UNLOCK_CREDENTIAL_WITH_BIOMETRIC
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_UNLOCK_CREDENTIAL_WITH_BIOMETRIC
+void uniffi_carnet_ffi_fn_method_carnet_unlock_credential_with_biometric(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_OFFLINE_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_OFFLINE_TOKEN
+uint64_t uniffi_carnet_ffi_fn_method_carnet_offline_token(uint64_t ptr, RustBuffer practice
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_RE_ENABLE_TOKENS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_RE_ENABLE_TOKENS
+uint64_t uniffi_carnet_ffi_fn_method_carnet_re_enable_tokens(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_REQUEST_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_REQUEST_TOKEN
+uint64_t uniffi_carnet_ffi_fn_method_carnet_request_token(uint64_t ptr, RustBuffer practice
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SYNC
+uint64_t uniffi_carnet_ffi_fn_method_carnet_sync(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_TOKENS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_TOKENS
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_tokens(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_TRANSACTIONS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_TRANSACTIONS
+RustBuffer uniffi_carnet_ffi_fn_method_carnet_transactions(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_QRVERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_QRVERIFIER
+uint64_t uniffi_carnet_ffi_fn_clone_qrverifier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_QRVERIFIER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_QRVERIFIER
+void uniffi_carnet_ffi_fn_free_qrverifier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_QRVERIFIER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_QRVERIFIER_NEW
+uint64_t uniffi_carnet_ffi_fn_constructor_qrverifier_new(RustBuffer jwks_json, int64_t fetched_at, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_QRVERIFIER_VERIFY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_QRVERIFIER_VERIFY
+RustBuffer uniffi_carnet_ffi_fn_method_qrverifier_verify(uint64_t ptr, RustBuffer text, RustBuffer expected, int64_t now, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_DEVICESIGNER
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_DEVICESIGNER
 uint64_t uniffi_carnet_ffi_fn_clone_devicesigner(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -414,6 +489,16 @@ RustBuffer uniffi_carnet_ffi_fn_method_keystore_unwrap_key(uint64_t ptr, RustBuf
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNETERROR_CODE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNETERROR_CODE
 RustBuffer uniffi_carnet_ffi_fn_method_carneterror_code(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FUNC_QR_PNG
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FUNC_QR_PNG
+RustBuffer uniffi_carnet_ffi_fn_func_qr_png(RustBuffer code, uint32_t module_pixels, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FUNC_QR_SVG
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FUNC_QR_SVG
+RustBuffer uniffi_carnet_ffi_fn_func_qr_svg(RustBuffer code, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_CARNET_FFI_RUSTBUFFER_ALLOC
@@ -676,6 +761,18 @@ void ffi_carnet_ffi_rust_future_free_void(uint64_t handle
 void ffi_carnet_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_FUNC_QR_PNG
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_FUNC_QR_PNG
+uint16_t uniffi_carnet_ffi_checksum_func_qr_png(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_FUNC_QR_SVG
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_FUNC_QR_SVG
+uint16_t uniffi_carnet_ffi_checksum_func_qr_svg(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_ACCOUNT
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_ACCOUNT
 uint16_t uniffi_carnet_ffi_checksum_method_carnet_account(void
@@ -736,6 +833,78 @@ uint16_t uniffi_carnet_ffi_checksum_method_carnet_vault_location(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CREDENTIAL_PIN_IS_SET
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CREDENTIAL_PIN_IS_SET
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_credential_pin_is_set(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CURRENT_QR
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_CURRENT_QR
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_current_qr(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SET_CREDENTIAL_PIN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SET_CREDENTIAL_PIN
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_set_credential_pin(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_UNLOCK_CREDENTIAL
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_UNLOCK_CREDENTIAL
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_unlock_credential(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_UNLOCK_CREDENTIAL_WITH_BIOMETRIC
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_UNLOCK_CREDENTIAL_WITH_BIOMETRIC
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_unlock_credential_with_biometric(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_OFFLINE_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_OFFLINE_TOKEN
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_offline_token(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_RE_ENABLE_TOKENS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_RE_ENABLE_TOKENS
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_re_enable_tokens(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_REQUEST_TOKEN
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_REQUEST_TOKEN
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_request_token(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SYNC
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_sync(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_TOKENS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_TOKENS
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_tokens(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_TRANSACTIONS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_TRANSACTIONS
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_transactions(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_QRVERIFIER_VERIFY
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_QRVERIFIER_VERIFY
+uint16_t uniffi_carnet_ffi_checksum_method_qrverifier_verify(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_DEVICESIGNER_PUBLIC_KEY
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_DEVICESIGNER_PUBLIC_KEY
 uint16_t uniffi_carnet_ffi_checksum_method_devicesigner_public_key(void
@@ -769,6 +938,12 @@ uint16_t uniffi_carnet_ffi_checksum_constructor_carnet_open_with_key_store(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_CARNET_OPEN_WITH_PASSPHRASE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_CARNET_OPEN_WITH_PASSPHRASE
 uint16_t uniffi_carnet_ffi_checksum_constructor_carnet_open_with_passphrase(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_QRVERIFIER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_QRVERIFIER_NEW
+uint16_t uniffi_carnet_ffi_checksum_constructor_qrverifier_new(void
     
 );
 #endif

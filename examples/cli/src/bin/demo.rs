@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use carnet_core::api::ApiConfig;
 use carnet_core::clock::SystemClock;
+use carnet_core::credential::{CachedTrustList, Purpose, Verifier};
 use carnet_core::model::RegisterRequest;
 use carnet_core::{Carnet, CarnetConfig, VaultKeySource};
 use carnet_insurer::{InsurerConfig, RunningInsurer};
@@ -26,6 +27,9 @@ struct Args {
     #[arg(long)]
     out: Option<PathBuf>,
 }
+
+/// The demo member's credential PIN (fictitious).
+const DEMO_PIN: &str = "274018";
 
 /// The demo member (fictitious).
 fn demo_member() -> RegisterRequest {
@@ -69,7 +73,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("   url:            {}", insurer.url());
     println!("   CA certificate: {}", insurer.ca_cert_path().display());
 
-    let result = member_story(&insurer, member_dir).await;
+    let result = member_story(&insurer, member_dir, &root).await;
     insurer.shutdown().await;
     result?;
     if temporary.is_some() {
@@ -85,6 +89,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 async fn member_story(
     insurer: &RunningInsurer,
     member_dir: PathBuf,
+    out: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut api = ApiConfig::new(insurer.url());
     api.extra_root_ca_pem = Some(insurer.ca_cert_pem().to_owned());
@@ -147,6 +152,34 @@ async fn member_story(
     if let Some(location) = carnet.vault_location() {
         println!("\nEncrypted vault: {}", location.display());
     }
+
+    println!("\n== the pharmacy QR (made offline, valid 60 s)");
+    if !carnet.credential_pin_is_set()? {
+        carnet.set_credential_pin(None, DEMO_PIN)?;
+    }
+    carnet.unlock_credential(DEMO_PIN)?;
+    let code = carnet.current_qr(Purpose::Identify)?;
+    std::fs::write(out.join("qr.png"), code.png()?)?;
+    std::fs::write(out.join("qr.txt"), &code.text)?;
+    std::fs::write(
+        out.join("jwks.json"),
+        serde_json::to_string_pretty(&insurer.jwks())?,
+    )?;
+    println!(
+        "   {} characters, QR version {}, expires {}",
+        code.text.len(),
+        code.matrix.version,
+        code.expires_at.format("%H:%M:%S UTC")
+    );
+    println!("   written: qr.png, qr.txt, jwks.json (try your own scanner and COSE library)");
+    let verifier = Verifier::new(CachedTrustList::new(insurer.jwks(), chrono::Utc::now()));
+    let verified = verifier.verify(&code.text, Purpose::Identify, chrono::Utc::now())?;
+    println!(
+        "   verified offline with the JWKS alone: member {}, {} until {}",
+        verified.certificate.member_id,
+        verified.certificate.coverage.plan,
+        verified.certificate.coverage.valid_until
+    );
     Ok(())
 }
 

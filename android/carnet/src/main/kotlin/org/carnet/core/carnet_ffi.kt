@@ -737,6 +737,10 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_carnet_ffi_checksum_func_qr_png(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_func_qr_svg(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_account(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_confirm_email(
@@ -757,6 +761,30 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_vault_location(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_credential_pin_is_set(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_current_qr(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_set_credential_pin(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_unlock_credential(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_unlock_credential_with_biometric(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_offline_token(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_re_enable_tokens(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_request_token(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_sync(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_tokens(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_transactions(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_qrverifier_verify(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_devicesigner_public_key(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_devicesigner_sign(
@@ -768,6 +796,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_carnet_ffi_checksum_constructor_carnet_open_with_key_store(
     ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_carnet_open_with_passphrase(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_constructor_qrverifier_new(
     ): Int
     external fun ffi_carnet_ffi_uniffi_contract_version(
     ): Int
@@ -819,6 +849,36 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_vault_location(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_credential_pin_is_set(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_carnet_ffi_fn_method_carnet_current_qr(`ptr`: Long,`purpose`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_set_credential_pin(`ptr`: Long,`current`: RustBuffer.ByValue,`newPin`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_unlock_credential(`ptr`: Long,`pin`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_unlock_credential_with_biometric(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_carnet_offline_token(`ptr`: Long,`practice`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_re_enable_tokens(`ptr`: Long,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_request_token(`ptr`: Long,`practice`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_sync(`ptr`: Long,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_tokens(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_method_carnet_transactions(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_clone_qrverifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_qrverifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_constructor_qrverifier_new(`jwksJson`: RustBuffer.ByValue,`fetchedAt`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_qrverifier_verify(`ptr`: Long,`text`: RustBuffer.ByValue,`expected`: RustBuffer.ByValue,`now`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_clone_devicesigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_carnet_ffi_fn_free_devicesigner(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -840,6 +900,10 @@ internal object UniffiLib {
     external fun uniffi_carnet_ffi_fn_method_keystore_unwrap_key(`ptr`: Long,`wrapped`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_carneterror_code(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_func_qr_png(`code`: RustBuffer.ByValue,`modulePixels`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_func_qr_svg(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_carnet_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1188,6 +1252,56 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
+public object FfiConverterUByte: FfiConverter<UByte, Byte> {
+    override fun lift(value: Byte): UByte {
+        return value.toUByte()
+    }
+
+    fun lift(value: Int): UByte {
+        return value.toUByte()
+    }
+
+    override fun read(buf: ByteBuffer): UByte {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: UByte): Byte {
+        return value.toByte()
+    }
+
+    override fun allocationSize(value: UByte) = 1UL
+
+    override fun write(value: UByte, buf: ByteBuffer) {
+        buf.put(value.toByte())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUInt: FfiConverter<UInt, Int> {
+    override fun lift(value: Int): UInt {
+        return value.toUInt()
+    }
+
+    override fun read(buf: ByteBuffer): UInt {
+        return lift(buf.getInt())
+    }
+
+    override fun lower(value: UInt): Int {
+        return value.toInt()
+    }
+
+    override fun allocationSize(value: UInt) = 4UL
+
+    override fun write(value: UInt, buf: ByteBuffer) {
+        buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterULong: FfiConverter<ULong, Long> {
     override fun lift(value: Long): ULong {
         return value.toULong()
@@ -1488,6 +1602,63 @@ public interface CarnetInterface {
      * rules), if it is on disk.
      */
     fun `vaultLocation`(): kotlin.String?
+    
+    /**
+     * Whether the member has chosen a credential PIN.
+     */
+    fun `credentialPinIsSet`(): kotlin.Boolean
+    
+    /**
+     * The code to show now, made offline (no network), valid 60 s.
+     */
+    suspend fun `currentQr`(`purpose`: QrPurpose): QrCode
+    
+    /**
+     * Sets the 6-digit credential PIN that guards the QR (not the login
+     * password); changing it needs `current`.
+     */
+    suspend fun `setCredentialPin`(`current`: kotlin.String?, `newPin`: kotlin.String)
+    
+    /**
+     * Unlocks the QR with the credential PIN (five wrong ones lock it for a
+     * growing delay).
+     */
+    suspend fun `unlockCredential`(`pin`: kotlin.String)
+    
+    /**
+     * Unlocks the QR after the platform's biometric prompt succeeded.
+     */
+    fun `unlockCredentialWithBiometric`()
+    
+    /**
+     * A consult token made on the phone, without network.
+     */
+    suspend fun `offlineToken`(`practice`: kotlin.String?): ConsultToken
+    
+    /**
+     * Re-enables consult tokens after 100 wrong codes in a row.
+     */
+    suspend fun `reEnableTokens`()
+    
+    /**
+     * A consult token from the insurer (online), optionally for `practice`.
+     */
+    suspend fun `requestToken`(`practice`: kotlin.String?): ConsultToken
+    
+    /**
+     * Brings in token use and new pharmacy transactions.
+     */
+    suspend fun `sync`(): SyncReport
+    
+    /**
+     * The token history on this phone, newest first, with status now.
+     */
+    fun `tokens`(): List<ConsultToken>
+    
+    /**
+     * Pharmacy transactions seen at the last sync, newest first.
+     */
+    fun `transactions`(): List<Transaction>
     
     companion object
 }
@@ -1832,6 +2003,252 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_carnet_ffi_fn_method_carnet_vault_location(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether the member has chosen a credential PIN.
+     */
+    @Throws(CarnetException::class)override fun `credentialPinIsSet`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_credential_pin_is_set(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The code to show now, made offline (no network), valid 60 s.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `currentQr`(`purpose`: QrPurpose) : QrCode {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_current_qr(
+                uniffiHandle,
+                
+        FfiConverterTypeQrPurpose.lower(`purpose`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeQrCode.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sets the 6-digit credential PIN that guards the QR (not the login
+     * password); changing it needs `current`.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setCredentialPin`(`current`: kotlin.String?, `newPin`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_set_credential_pin(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`current`),
+        FfiConverterString.lower(`newPin`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Unlocks the QR with the credential PIN (five wrong ones lock it for a
+     * growing delay).
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `unlockCredential`(`pin`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_unlock_credential(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`pin`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Unlocks the QR after the platform's biometric prompt succeeded.
+     */
+    @Throws(CarnetException::class)override fun `unlockCredentialWithBiometric`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_unlock_credential_with_biometric(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A consult token made on the phone, without network.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `offlineToken`(`practice`: kotlin.String?) : ConsultToken {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_offline_token(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`practice`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeConsultToken.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Re-enables consult tokens after 100 wrong codes in a row.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `reEnableTokens`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_re_enable_tokens(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A consult token from the insurer (online), optionally for `practice`.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `requestToken`(`practice`: kotlin.String?) : ConsultToken {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_request_token(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`practice`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeConsultToken.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Brings in token use and new pharmacy transactions.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sync`() : SyncReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_sync(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncReport.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The token history on this phone, newest first, with status now.
+     */
+    @Throws(CarnetException::class)override fun `tokens`(): List<ConsultToken> {
+            return FfiConverterSequenceTypeConsultToken.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_tokens(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Pharmacy transactions seen at the last sync, newest first.
+     */
+    @Throws(CarnetException::class)override fun `transactions`(): List<Transaction> {
+            return FfiConverterSequenceTypeTransaction.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_carnet_transactions(
         it,
         _status)
 }
@@ -2674,6 +3091,300 @@ public object FfiConverterTypeKeyStore: FfiConverter<KeyStore, Long> {
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The offline verifier a pharmacy or clinic runs: the insurer's published
+ * keys (JWKS) and nothing else. Share one per counter: its replay cache
+ * must see every scan.
+ */
+public interface QrVerifierInterface {
+    
+    /**
+     * Verifies a scanned `text` for `expected` at `now` (Unix seconds, the
+     * counter's own clock). A refusal is `CarnetError.QrRejected` with a
+     * stable reason and a message for the clerk.
+     */
+    fun `verify`(`text`: kotlin.String, `expected`: QrPurpose, `now`: kotlin.Long): VerifiedQr
+    
+    companion object
+}
+
+/**
+ * The offline verifier a pharmacy or clinic runs: the insurer's published
+ * keys (JWKS) and nothing else. Share one per counter: its replay cache
+ * must see every scan.
+ */
+open class QrVerifier: Disposable, AutoCloseable, QrVerifierInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A verifier trusting the keys in `jwks_json` (the insurer's
+     * `/.well-known/jwks.json`), fetched at `fetched_at` (Unix seconds),
+     * so that a stale list can be reported.
+     */
+    constructor(`jwksJson`: kotlin.String, `fetchedAt`: kotlin.Long) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_constructor_qrverifier_new(
+    
+        
+        FfiConverterString.lower(`jwksJson`),
+        FfiConverterLong.lower(`fetchedAt`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_qrverifier(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_qrverifier(handle, status)
+        }
+    }
+
+    
+    /**
+     * Verifies a scanned `text` for `expected` at `now` (Unix seconds, the
+     * counter's own clock). A refusal is `CarnetError.QrRejected` with a
+     * stable reason and a message for the clerk.
+     */
+    @Throws(CarnetException::class)override fun `verify`(`text`: kotlin.String, `expected`: QrPurpose, `now`: kotlin.Long): VerifiedQr {
+            return FfiConverterTypeVerifiedQr.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_qrverifier_verify(
+        it,
+        
+        FfiConverterString.lower(`text`),
+        FfiConverterTypeQrPurpose.lower(`expected`),
+        FfiConverterLong.lower(`now`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQrVerifier: FfiConverter<QrVerifier, Long> {
+    override fun lower(value: QrVerifier): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): QrVerifier {
+        return QrVerifier(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): QrVerifier {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: QrVerifier) = 8UL
+
+    override fun write(value: QrVerifier, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
 
 /**
  * The member's account as the insurer holds it.
@@ -2829,6 +3540,85 @@ public object FfiConverterTypeCarnetConfig: FfiConverterRustBuffer<CarnetConfig>
             FfiConverterOptionalString.write(value.`rootCaPem`, buf)
             FfiConverterBoolean.write(value.`usePublicRoots`, buf)
             FfiConverterSequenceString.write(value.`spkiPins`, buf)
+    }
+}
+
+
+
+/**
+ * A consult token of the member's history.
+ */
+data class ConsultToken (
+    /**
+     * The six digits to tell the provider.
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * Made on the phone without network (true) or issued by the insurer.
+     */
+    var `offline`: kotlin.Boolean
+    , 
+    /**
+     * The practice named when making it.
+     */
+    var `practice`: kotlin.String?
+    , 
+    /**
+     * Made or issued at (Unix seconds).
+     */
+    var `madeAt`: kotlin.Long
+    , 
+    /**
+     * No longer valid from (Unix seconds).
+     */
+    var `expiresAt`: kotlin.Long
+    , 
+    /**
+     * Its status now.
+     */
+    var `status`: TokenStatus
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConsultToken: FfiConverterRustBuffer<ConsultToken> {
+    override fun read(buf: ByteBuffer): ConsultToken {
+        return ConsultToken(
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeTokenStatus.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConsultToken) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterBoolean.allocationSize(value.`offline`) +
+            FfiConverterOptionalString.allocationSize(value.`practice`) +
+            FfiConverterLong.allocationSize(value.`madeAt`) +
+            FfiConverterLong.allocationSize(value.`expiresAt`) +
+            FfiConverterTypeTokenStatus.allocationSize(value.`status`)
+    )
+
+    override fun write(value: ConsultToken, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterBoolean.write(value.`offline`, buf)
+            FfiConverterOptionalString.write(value.`practice`, buf)
+            FfiConverterLong.write(value.`madeAt`, buf)
+            FfiConverterLong.write(value.`expiresAt`, buf)
+            FfiConverterTypeTokenStatus.write(value.`status`, buf)
     }
 }
 
@@ -3048,6 +3838,102 @@ public object FfiConverterTypeEnrolment: FfiConverterRustBuffer<Enrolment> {
 
 
 /**
+ * One code to show. The shell draws `modules` (cheap to pass) and shows
+ * the next code at `refresh_at`.
+ */
+data class QrCode (
+    /**
+     * The QR text (`CN1:` + Base45).
+     */
+    var `text`: kotlin.String
+    , 
+    /**
+     * The QR version (1-40).
+     */
+    var `version`: kotlin.UByte
+    , 
+    /**
+     * Modules per side, without the quiet zone (4 modules each side).
+     */
+    var `width`: kotlin.UInt
+    , 
+    /**
+     * `width * width` modules, row by row from the top left: 1 dark, 0 light.
+     */
+    var `modules`: kotlin.ByteArray
+    , 
+    /**
+     * What the code is for.
+     */
+    var `purpose`: QrPurpose
+    , 
+    /**
+     * Issued at (Unix seconds, server-corrected time).
+     */
+    var `issuedAt`: kotlin.Long
+    , 
+    /**
+     * Verifiers stop accepting it after this (plus their skew allowance).
+     */
+    var `expiresAt`: kotlin.Long
+    , 
+    /**
+     * When to show the next one (Unix seconds).
+     */
+    var `refreshAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQrCode: FfiConverterRustBuffer<QrCode> {
+    override fun read(buf: ByteBuffer): QrCode {
+        return QrCode(
+            FfiConverterString.read(buf),
+            FfiConverterUByte.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterByteArray.read(buf),
+            FfiConverterTypeQrPurpose.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: QrCode) = (
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterUByte.allocationSize(value.`version`) +
+            FfiConverterUInt.allocationSize(value.`width`) +
+            FfiConverterByteArray.allocationSize(value.`modules`) +
+            FfiConverterTypeQrPurpose.allocationSize(value.`purpose`) +
+            FfiConverterLong.allocationSize(value.`issuedAt`) +
+            FfiConverterLong.allocationSize(value.`expiresAt`) +
+            FfiConverterLong.allocationSize(value.`refreshAt`)
+    )
+
+    override fun write(value: QrCode, buf: ByteBuffer) {
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterUByte.write(value.`version`, buf)
+            FfiConverterUInt.write(value.`width`, buf)
+            FfiConverterByteArray.write(value.`modules`, buf)
+            FfiConverterTypeQrPurpose.write(value.`purpose`, buf)
+            FfiConverterLong.write(value.`issuedAt`, buf)
+            FfiConverterLong.write(value.`expiresAt`, buf)
+            FfiConverterLong.write(value.`refreshAt`, buf)
+    }
+}
+
+
+
+/**
  * A member signing up (the fields of the insurer's form).
  */
 data class Registration (
@@ -3121,6 +4007,299 @@ public object FfiConverterTypeRegistration: FfiConverterRustBuffer<Registration>
             FfiConverterString.write(value.`username`, buf)
             FfiConverterString.write(value.`password`, buf)
             FfiConverterString.write(value.`email`, buf)
+    }
+}
+
+
+
+/**
+ * What a sync brought in.
+ */
+data class SyncReport (
+    /**
+     * Tokens newly seen as used.
+     */
+    var `tokensUsed`: kotlin.UInt
+    , 
+    /**
+     * New pharmacy transactions.
+     */
+    var `newTransactions`: kotlin.UInt
+    , 
+    /**
+     * Whether tokens are disabled (100 wrong codes in a row).
+     */
+    var `tokensDisabled`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
+    override fun read(buf: ByteBuffer): SyncReport {
+        return SyncReport(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncReport) = (
+            FfiConverterUInt.allocationSize(value.`tokensUsed`) +
+            FfiConverterUInt.allocationSize(value.`newTransactions`) +
+            FfiConverterBoolean.allocationSize(value.`tokensDisabled`)
+    )
+
+    override fun write(value: SyncReport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`tokensUsed`, buf)
+            FfiConverterUInt.write(value.`newTransactions`, buf)
+            FfiConverterBoolean.write(value.`tokensDisabled`, buf)
+    }
+}
+
+
+
+/**
+ * A settled pharmacy transaction: amount, time and place.
+ */
+data class Transaction (
+    /**
+     * Server id.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * Where.
+     */
+    var `pharmacyName`: kotlin.String
+    , 
+    /**
+     * How much, in cents.
+     */
+    var `amountCents`: kotlin.Long
+    , 
+    /**
+     * ISO 4217 code.
+     */
+    var `currency`: kotlin.String
+    , 
+    /**
+     * The lines.
+     */
+    var `items`: List<TransactionItem>
+    , 
+    /**
+     * When (Unix seconds).
+     */
+    var `settledAt`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTransaction: FfiConverterRustBuffer<Transaction> {
+    override fun read(buf: ByteBuffer): Transaction {
+        return Transaction(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeTransactionItem.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Transaction) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`pharmacyName`) +
+            FfiConverterLong.allocationSize(value.`amountCents`) +
+            FfiConverterString.allocationSize(value.`currency`) +
+            FfiConverterSequenceTypeTransactionItem.allocationSize(value.`items`) +
+            FfiConverterLong.allocationSize(value.`settledAt`)
+    )
+
+    override fun write(value: Transaction, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`pharmacyName`, buf)
+            FfiConverterLong.write(value.`amountCents`, buf)
+            FfiConverterString.write(value.`currency`, buf)
+            FfiConverterSequenceTypeTransactionItem.write(value.`items`, buf)
+            FfiConverterLong.write(value.`settledAt`, buf)
+    }
+}
+
+
+
+/**
+ * One line of a pharmacy settlement.
+ */
+data class TransactionItem (
+    /**
+     * What was dispensed.
+     */
+    var `description`: kotlin.String
+    , 
+    /**
+     * How many.
+     */
+    var `quantity`: kotlin.UInt
+    , 
+    /**
+     * The line's total, in cents.
+     */
+    var `amountCents`: kotlin.Long
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTransactionItem: FfiConverterRustBuffer<TransactionItem> {
+    override fun read(buf: ByteBuffer): TransactionItem {
+        return TransactionItem(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TransactionItem) = (
+            FfiConverterString.allocationSize(value.`description`) +
+            FfiConverterUInt.allocationSize(value.`quantity`) +
+            FfiConverterLong.allocationSize(value.`amountCents`)
+    )
+
+    override fun write(value: TransactionItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`description`, buf)
+            FfiConverterUInt.write(value.`quantity`, buf)
+            FfiConverterLong.write(value.`amountCents`, buf)
+    }
+}
+
+
+
+/**
+ * An accepted code, as a counter sees it.
+ */
+data class VerifiedQr (
+    /**
+     * The pseudonymous member id.
+     */
+    var `memberId`: kotlin.String
+    , 
+    /**
+     * The device that showed it (for revocation).
+     */
+    var `deviceId`: kotlin.String
+    , 
+    /**
+     * Coverage plan.
+     */
+    var `plan`: kotlin.String
+    , 
+    /**
+     * Coverage region.
+     */
+    var `region`: kotlin.String
+    , 
+    /**
+     * Last day of coverage, `YYYY-MM-DD`.
+     */
+    var `coverageValidUntil`: kotlin.String
+    , 
+    /**
+     * What the code was made for.
+     */
+    var `purpose`: QrPurpose
+    , 
+    /**
+     * Issued at (Unix seconds).
+     */
+    var `issuedAt`: kotlin.Long
+    , 
+    /**
+     * Expires at (Unix seconds).
+     */
+    var `expiresAt`: kotlin.Long
+    , 
+    /**
+     * Stable codes of what the counter should know (`trust_list_stale`,
+     * `revocation_not_checked`).
+     */
+    var `warnings`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifiedQr: FfiConverterRustBuffer<VerifiedQr> {
+    override fun read(buf: ByteBuffer): VerifiedQr {
+        return VerifiedQr(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeQrPurpose.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifiedQr) = (
+            FfiConverterString.allocationSize(value.`memberId`) +
+            FfiConverterString.allocationSize(value.`deviceId`) +
+            FfiConverterString.allocationSize(value.`plan`) +
+            FfiConverterString.allocationSize(value.`region`) +
+            FfiConverterString.allocationSize(value.`coverageValidUntil`) +
+            FfiConverterTypeQrPurpose.allocationSize(value.`purpose`) +
+            FfiConverterLong.allocationSize(value.`issuedAt`) +
+            FfiConverterLong.allocationSize(value.`expiresAt`) +
+            FfiConverterSequenceString.allocationSize(value.`warnings`)
+    )
+
+    override fun write(value: VerifiedQr, buf: ByteBuffer) {
+            FfiConverterString.write(value.`memberId`, buf)
+            FfiConverterString.write(value.`deviceId`, buf)
+            FfiConverterString.write(value.`plan`, buf)
+            FfiConverterString.write(value.`region`, buf)
+            FfiConverterString.write(value.`coverageValidUntil`, buf)
+            FfiConverterTypeQrPurpose.write(value.`purpose`, buf)
+            FfiConverterLong.write(value.`issuedAt`, buf)
+            FfiConverterLong.write(value.`expiresAt`, buf)
+            FfiConverterSequenceString.write(value.`warnings`, buf)
     }
 }
 
@@ -3386,6 +4565,116 @@ sealed class CarnetException: kotlin.Exception() {
     }
     
     /**
+     * No credential PIN is set: ask the member to choose one.
+     */
+    class NoCredentialPin(
+        ) : CarnetException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The QR is locked: ask for the credential PIN or a biometric.
+     */
+    class CredentialLocked(
+        ) : CarnetException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * Wrong credential PIN; `attempts_left` before a pause.
+     */
+    class WrongPin(
+        
+        /**
+         * Wrong PINs left before the QR locks for a while.
+         */
+        val `attemptsLeft`: kotlin.UInt
+        ) : CarnetException() {
+        override val message
+            get() = "attemptsLeft=${ `attemptsLeft` }"
+    }
+    
+    /**
+     * Too many wrong PINs: try again after `until` (Unix seconds).
+     */
+    class PinLocked(
+        
+        /**
+         * When the next try is allowed (Unix seconds).
+         */
+        val `until`: kotlin.Long
+        ) : CarnetException() {
+        override val message
+            get() = "until=${ `until` }"
+    }
+    
+    /**
+     * The new PIN is not six digits, or too easy to guess (`123456`).
+     */
+    class InvalidPin(
+        ) : CarnetException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The member certificate expired: go online so the app renews it (or
+     * enrol again).
+     */
+    class CertificateExpired(
+        ) : CarnetException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * A counter's verifier refused the code. `reason` is a stable code
+     * (`expired`, `replayed`, `wrong_purpose`, ...); `clerk_message` says
+     * what to do in plain words.
+     */
+    class QrRejected(
+        
+        /**
+         * Stable reason code.
+         */
+        val `reason`: kotlin.String, 
+        
+        /**
+         * What to tell the person at the counter.
+         */
+        val `clerkMessage`: kotlin.String
+        ) : CarnetException() {
+        override val message
+            get() = "reason=${ `reason` }, clerkMessage=${ `clerkMessage` }"
+    }
+    
+    /**
+     * No more offline consult tokens for now (at most 15 outstanding, 8 an
+     * hour): the next one can be made at `available_at` (Unix seconds).
+     */
+    class TokenLimitReached(
+        
+        /**
+         * When the next one can be made (Unix seconds).
+         */
+        val `availableAt`: kotlin.Long
+        ) : CarnetException() {
+        override val message
+            get() = "availableAt=${ `availableAt` }"
+    }
+    
+    /**
+     * Offline tokens are not set up on this device yet: sync once online.
+     */
+    class NoTokenSecret(
+        ) : CarnetException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
      * A bug or a state the app cannot act on. `what` is a fixed, non-personal
      * category for bug reports, not for display.
      */
@@ -3464,7 +4753,25 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
             24 -> CarnetException.InvalidConfig()
             25 -> CarnetException.DeviceKeyLocked()
             26 -> CarnetException.DeviceKeyLost()
-            27 -> CarnetException.Unexpected(
+            27 -> CarnetException.NoCredentialPin()
+            28 -> CarnetException.CredentialLocked()
+            29 -> CarnetException.WrongPin(
+                FfiConverterUInt.read(buf),
+                )
+            30 -> CarnetException.PinLocked(
+                FfiConverterLong.read(buf),
+                )
+            31 -> CarnetException.InvalidPin()
+            32 -> CarnetException.CertificateExpired()
+            33 -> CarnetException.QrRejected(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            34 -> CarnetException.TokenLimitReached(
+                FfiConverterLong.read(buf),
+                )
+            35 -> CarnetException.NoTokenSecret()
+            36 -> CarnetException.Unexpected(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -3576,6 +4883,47 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
                 4UL
             )
             is CarnetException.DeviceKeyLost -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CarnetException.NoCredentialPin -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CarnetException.CredentialLocked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CarnetException.WrongPin -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterUInt.allocationSize(value.`attemptsLeft`)
+            )
+            is CarnetException.PinLocked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`until`)
+            )
+            is CarnetException.InvalidPin -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CarnetException.CertificateExpired -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CarnetException.QrRejected -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+                + FfiConverterString.allocationSize(value.`clerkMessage`)
+            )
+            is CarnetException.TokenLimitReached -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterLong.allocationSize(value.`availableAt`)
+            )
+            is CarnetException.NoTokenSecret -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
             )
@@ -3695,8 +5043,49 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
                 buf.putInt(26)
                 Unit
             }
-            is CarnetException.Unexpected -> {
+            is CarnetException.NoCredentialPin -> {
                 buf.putInt(27)
+                Unit
+            }
+            is CarnetException.CredentialLocked -> {
+                buf.putInt(28)
+                Unit
+            }
+            is CarnetException.WrongPin -> {
+                buf.putInt(29)
+                FfiConverterUInt.write(value.`attemptsLeft`, buf)
+                Unit
+            }
+            is CarnetException.PinLocked -> {
+                buf.putInt(30)
+                FfiConverterLong.write(value.`until`, buf)
+                Unit
+            }
+            is CarnetException.InvalidPin -> {
+                buf.putInt(31)
+                Unit
+            }
+            is CarnetException.CertificateExpired -> {
+                buf.putInt(32)
+                Unit
+            }
+            is CarnetException.QrRejected -> {
+                buf.putInt(33)
+                FfiConverterString.write(value.`reason`, buf)
+                FfiConverterString.write(value.`clerkMessage`, buf)
+                Unit
+            }
+            is CarnetException.TokenLimitReached -> {
+                buf.putInt(34)
+                FfiConverterLong.write(value.`availableAt`, buf)
+                Unit
+            }
+            is CarnetException.NoTokenSecret -> {
+                buf.putInt(35)
+                Unit
+            }
+            is CarnetException.Unexpected -> {
+                buf.putInt(36)
                 FfiConverterString.write(value.`what`, buf)
                 Unit
             }
@@ -3924,6 +5313,49 @@ public object FfiConverterTypeKeyStoreError : FfiConverterRustBuffer<KeyStoreExc
 
 
 /**
+ * What a code is for: the first scan identifies, a fresh one settles.
+ */
+
+enum class QrPurpose {
+    
+    /**
+     * First scan: identity and eligibility.
+     */
+    IDENTIFY,
+    /**
+     * Second scan: settlement.
+     */
+    SETTLE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQrPurpose: FfiConverterRustBuffer<QrPurpose> {
+    override fun read(buf: ByteBuffer) = try {
+        QrPurpose.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: QrPurpose) = 4UL
+
+    override fun write(value: QrPurpose, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * A registration field, for pointing at the ones to correct.
  */
 
@@ -3975,6 +5407,115 @@ public object FfiConverterTypeRegistrationField: FfiConverterRustBuffer<Registra
 
     override fun write(value: RegistrationField, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What became of a token.
+ */
+sealed class TokenStatus {
+    
+    /**
+     * Not used, not expired.
+     */
+    object Active : TokenStatus()
+    
+    
+    /**
+     * Used by a provider for `practice` at `at` (Unix seconds).
+     */
+    data class Used(
+        /**
+         * The practice.
+         */
+        val `practice`: kotlin.String, 
+        /**
+         * When (Unix seconds).
+         */
+        val `at`: kotlin.Long) : TokenStatus()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Its 12 hours are over.
+     */
+    object Expired : TokenStatus()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTokenStatus : FfiConverterRustBuffer<TokenStatus>{
+    override fun read(buf: ByteBuffer): TokenStatus {
+        return when(buf.getInt()) {
+            1 -> TokenStatus.Active
+            2 -> TokenStatus.Used(
+                FfiConverterString.read(buf),
+                FfiConverterLong.read(buf),
+                )
+            3 -> TokenStatus.Expired
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: TokenStatus): ULong = when(value) {
+        is TokenStatus.Active -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is TokenStatus.Used -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`practice`)
+                + FfiConverterLong.allocationSize(value.`at`)
+            )
+        }
+        is TokenStatus.Expired -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: TokenStatus, buf: ByteBuffer) {
+        when(value) {
+            is TokenStatus.Active -> {
+                buf.putInt(1)
+                Unit
+            }
+            is TokenStatus.Used -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`practice`, buf)
+                FfiConverterLong.write(value.`at`, buf)
+                Unit
+            }
+            is TokenStatus.Expired -> {
+                buf.putInt(3)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
@@ -4142,6 +5683,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeConsultToken: FfiConverterRustBuffer<List<ConsultToken>> {
+    override fun read(buf: ByteBuffer): List<ConsultToken> {
+        val len = buf.getInt()
+        return List<ConsultToken>(len) {
+            FfiConverterTypeConsultToken.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConsultToken>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConsultToken.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConsultToken>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConsultToken.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeDevice: FfiConverterRustBuffer<List<Device>> {
     override fun read(buf: ByteBuffer): List<Device> {
         val len = buf.getInt()
@@ -4160,6 +5729,62 @@ public object FfiConverterSequenceTypeDevice: FfiConverterRustBuffer<List<Device
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDevice.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTransaction: FfiConverterRustBuffer<List<Transaction>> {
+    override fun read(buf: ByteBuffer): List<Transaction> {
+        val len = buf.getInt()
+        return List<Transaction>(len) {
+            FfiConverterTypeTransaction.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Transaction>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTransaction.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Transaction>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTransaction.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTransactionItem: FfiConverterRustBuffer<List<TransactionItem>> {
+    override fun read(buf: ByteBuffer): List<TransactionItem> {
+        val len = buf.getInt()
+        return List<TransactionItem>(len) {
+            FfiConverterTypeTransactionItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<TransactionItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTransactionItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<TransactionItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTransactionItem.write(it, buf)
         }
     }
 }
@@ -4198,5 +5823,36 @@ public object FfiConverterSequenceTypeRegistrationField: FfiConverterRustBuffer<
 
 
 
+
+        /**
+         * The code as a PNG, `module_pixels` pixels per module (for sharing or a
+         * file; shells draw `modules` on screen).
+         */
+    @Throws(CarnetException::class) fun `qrPng`(`code`: QrCode, `modulePixels`: kotlin.UInt): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    uniffiRustCallWithError(CarnetException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_func_qr_png(
+    
+        
+        FfiConverterTypeQrCode.lower(`code`),
+        FfiConverterUInt.lower(`modulePixels`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The code as an SVG document.
+         */ fun `qrSvg`(`code`: QrCode): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_func_qr_svg(
+    
+        
+        FfiConverterTypeQrCode.lower(`code`),_status)
+}
+    )
+    }
+    
 
 
