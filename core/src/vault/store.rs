@@ -99,6 +99,11 @@ fn from_sled(e: sled::Error) -> VaultError {
     }
 }
 
+/// How long to wait for sled's file lock to be released by a handle of this
+/// process that was just closed.
+const SLED_LOCK_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+const SLED_LOCK_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(10);
+
 impl SledStore {
     /// Opens (or creates) the sled database in `path`. Never deletes or
     /// repairs anything: a damaged database is reported, not replaced.
@@ -106,14 +111,31 @@ impl SledStore {
         let config = sled::Config::new()
             .path(path)
             .cache_capacity(SLED_CACHE_CAPACITY);
-        // sled asserts on some shapes of damaged files; a panic at every app
-        // start would lock the member out, an error lets the app explain.
-        match std::panic::catch_unwind(AssertUnwindSafe(|| config.open())) {
-            Ok(Ok(db)) => Ok(Self { db }),
-            Ok(Err(e)) => Err(from_sled(e)),
-            Err(_) => Err(VaultError::corrupt(
-                "the storage engine stopped while reading its files",
-            )),
+        // The caller holds our own exclusive lock, so if sled's file lock is
+        // taken it is by a handle of this process that was just dropped and
+        // whose background flusher has not let go yet: wait for it, briefly.
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            // sled asserts on some shapes of damaged files; a panic at every
+            // app start would lock the member out, an error lets the app
+            // explain.
+            match std::panic::catch_unwind(AssertUnwindSafe(|| config.open())) {
+                Ok(Ok(db)) => return Ok(Self { db }),
+                // sled 0.34.7 (pinned exactly) reports this only as text.
+                Ok(Err(sled::Error::Io(e)))
+                    if e.to_string().starts_with("could not acquire lock")
+                        && waited < SLED_LOCK_WAIT_LIMIT =>
+                {
+                    std::thread::sleep(SLED_LOCK_WAIT_STEP);
+                    waited += SLED_LOCK_WAIT_STEP;
+                }
+                Ok(Err(e)) => return Err(from_sled(e)),
+                Err(_) => {
+                    return Err(VaultError::corrupt(
+                        "the storage engine stopped while reading its files",
+                    ));
+                }
+            }
         }
     }
 
