@@ -389,3 +389,134 @@ pub struct TransactionPage {
     /// Whether more follow `cursor` already.
     pub more: bool,
 }
+
+/// Attachments: chunk size limit the backend accepts in one
+/// `PUT /v1/attachments/{sha256}` (1 MiB). The core sends smaller chunks
+/// ([`ATTACHMENT_CHUNK_BYTES`]) so that a retry over a bad line resends little.
+pub const MAX_ATTACHMENT_CHUNK_BYTES: usize = 1024 * 1024;
+
+/// The chunk size the core uploads attachments in (256 KiB).
+pub const ATTACHMENT_CHUNK_BYTES: usize = 256 * 1024;
+
+/// `GET /v1/attachments/{sha256}` and the answer to every chunk
+/// `PUT /v1/attachments/{sha256}?offset=N&size=S`: how much of a member's
+/// attachment the backend holds. Attachments are per member: one member
+/// cannot learn whether another uploaded the same file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentUploadState {
+    /// Lowercase hex SHA-256 of the whole file.
+    pub sha256: String,
+    /// The file's total size in bytes, as declared by the first chunk.
+    pub size: u64,
+    /// Bytes received so far, contiguous from 0: the next chunk's offset.
+    pub received: u64,
+    /// Whether all bytes arrived and their SHA-256 matched.
+    pub complete: bool,
+}
+
+/// `PUT /v1/requests/{id}`: upload one revision of a request. The path id is
+/// the phone-made [`crate::requests::RequestId`], the idempotency key of
+/// every upload of this request for its whole life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRequestBody {
+    /// The revision sent (see ADR 0005): the same (id, revision) again is a
+    /// replay; a higher one replaces or resubmits; a lower one is ignored.
+    pub revision: u64,
+    /// The content; every attachment it cites must be complete first
+    /// (`422 missing_attachments` otherwise, with the hashes in `fields`).
+    pub form: crate::requests::RequestForm,
+}
+
+/// The answer to `PUT /v1/requests/{id}` (200 for a new revision, and the
+/// same body again for a replay).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestReceipt {
+    /// The request id.
+    pub id: String,
+    /// The newest revision the backend holds (may exceed the uploaded one if
+    /// a late retry of an old revision arrived after a newer one).
+    pub revision: u64,
+    /// Whether the backend already held the uploaded (id, revision).
+    pub replay: bool,
+    /// The request's status at the backend.
+    #[serde(flatten)]
+    pub status: crate::requests::ServerStatus,
+}
+
+/// One status change in `GET /v1/requests/changes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestStatusEntry {
+    /// The request id.
+    pub id: String,
+    /// The revision the status concerns.
+    pub revision: u64,
+    /// When the backend recorded it (Unix seconds).
+    pub at: i64,
+    /// What became of it.
+    #[serde(flatten)]
+    pub status: crate::requests::ServerStatus,
+}
+
+/// `GET /v1/requests/changes?after=SEQ&limit=N`: the member's status changes
+/// recorded after `after`, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestChanges {
+    /// Oldest first; at most `limit` (default 100, at most 500).
+    pub changes: Vec<RequestStatusEntry>,
+    /// Pass as `after` next time (unchanged when `changes` is empty).
+    pub next_after: u64,
+    /// Whether more changes follow already.
+    pub more: bool,
+}
+
+/// `POST /v1/admin/requests/{id}/review` (reviewer, admin key): what the
+/// reviewer decides about the request's latest revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewAction {
+    /// Start the review.
+    UnderReview,
+    /// Send it back to the member with reasons (at least one).
+    Return,
+    /// Accept it.
+    Approve,
+    /// Refuse it, with reasons (at least one).
+    Reject,
+}
+
+/// The body of `POST /v1/admin/requests/{id}/review`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewBody {
+    /// The decision.
+    pub action: ReviewAction,
+    /// Required for `return` and `reject`.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+}
+
+/// One request as the reviewer sees it (`GET /v1/admin/requests`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewedRequest {
+    /// The request id.
+    pub id: String,
+    /// Pseudonymous member id.
+    pub member_id: String,
+    /// The newest revision held.
+    pub revision: u64,
+    /// How many uploads of any revision arrived (replays included).
+    pub uploads: u64,
+    /// When the first upload arrived (Unix seconds).
+    pub received_at: i64,
+    /// The content of the newest revision.
+    pub form: crate::requests::RequestForm,
+    /// Where it stands.
+    #[serde(flatten)]
+    pub status: crate::requests::ServerStatus,
+}
+
+/// `GET /v1/admin/requests`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewQueue {
+    /// Oldest first.
+    pub requests: Vec<ReviewedRequest>,
+}
