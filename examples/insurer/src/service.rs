@@ -35,6 +35,16 @@ use crate::tokens::{self, RedeemLocks, SecretSealer};
 pub(crate) const ISSUER: &str = "carnet-insurer";
 /// The plan every member of the reference insurer gets.
 const PLAN: &str = "Integral";
+/// Its short code, which the member certificate carries instead of the
+/// name: every byte counts in the QR (docs/formats/credential.md).
+const PLAN_CODE: &str = "INT";
+/// Member and device ids: 8 random bytes (16 hex digits), enough to be
+/// unique among an insurer's members and devices, checked on creation, and
+/// 16 bytes fewer in every QR than 16-byte ids (docs/formats/credential.md).
+const ID_BYTES: usize = 8;
+/// Fresh ids drawn before giving up on finding an unused one (with 64-bit
+/// ids a second draw is already rare).
+const ID_ATTEMPTS: usize = 8;
 /// Their home region.
 const REGION: &str = "AR-M";
 /// Refresh tokens live 30 days.
@@ -115,6 +125,20 @@ impl AppState {
 
     pub(crate) fn random_id(&self) -> Result<String, ApiError> {
         Ok(hex::encode(self.random_bytes(16)?))
+    }
+
+    /// A short id (see [`ID_BYTES`]) that nobody holds yet in `index`,
+    /// claimed there for `owner` with an insert-if-absent, so two
+    /// registrations or enrolments at once can never get the same id.
+    fn unique_short_id(&self, index: &sled::Tree, owner: &str) -> Result<String, ApiError> {
+        for _ in 0..ID_ATTEMPTS {
+            let id = hex::encode(self.random_bytes(ID_BYTES)?);
+            if store::create(index, &id, &owner)? {
+                return Ok(id);
+            }
+        }
+        tracing::error!("could not find an unused id");
+        Err(ApiError::internal())
     }
 
     /// A uniformly random 6-digit code.
@@ -331,7 +355,7 @@ async fn register(
         .ok_or_else(ApiError::internal)?;
     let now = state.now_unix();
     let code = state.confirmation_code()?;
-    let member_id = state.random_id()?;
+    let member_id = state.unique_short_id(&state.store.members, &request.username)?;
     let valid_until = today
         .checked_add_months(Months::new(12))
         .or_else(|| today.checked_add_days(Days::new(365)))
@@ -361,6 +385,7 @@ async fn register(
         created_at: now,
     };
     if !store::create(&state.store.users, &request.username, &user)? {
+        release_member_id(&state, &member_id)?;
         return Err(taken());
     }
     if !store::create(&state.store.emails, &email_key, &request.username)? {
@@ -370,9 +395,9 @@ async fn register(
             .users
             .remove(&request.username)
             .map_err(store::StoreError::from)?;
+        release_member_id(&state, &member_id)?;
         return Err(taken());
     }
-    store::put(&state.store.members, &member_id, &request.username)?;
     tracing::info!("confirmation code for '{}': {}", request.username, code);
     Ok((
         StatusCode::CREATED,
@@ -587,13 +612,37 @@ async fn challenge(
 }
 
 /// The `devices` key of a member's device.
+/// Frees a member id claimed by a registration that then failed.
+fn release_member_id(state: &AppState, member_id: &str) -> Result<(), ApiError> {
+    state
+        .store
+        .members
+        .remove(member_id)
+        .map_err(store::StoreError::from)?;
+    Ok(())
+}
+
+/// The short code the certificate carries for a plan's name.
+fn plan_code(plan: &str) -> &str {
+    if plan == PLAN { PLAN_CODE } else { plan }
+}
+
 pub(crate) fn device_key(member_id: &str, device_id: &str) -> String {
     format!("{member_id}/{device_id}")
 }
 
-/// A server-made id: 32 lower-case hex digits.
+/// Whether `id` looks like a server-made 16-byte id (32 lower-case hex).
 pub(crate) fn is_hex_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    id.len() == 32 && is_lower_hex(id)
+}
+
+/// Whether `id` looks like a member or device id ([`ID_BYTES`] bytes, hex).
+pub(crate) fn is_short_id(id: &str) -> bool {
+    id.len() == 2 * ID_BYTES && is_lower_hex(id)
+}
+
+fn is_lower_hex(text: &str) -> bool {
+    text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 async fn enrol_device(
@@ -662,14 +711,17 @@ async fn enrol_device(
     }
 
     let user = user_of(&state, &member)?;
-    let device_id = state.random_id()?;
+    let device_id = state.unique_short_id(&state.store.device_ids, &member.member_id)?;
     let expires_at = now + CERTIFICATE_TTL_SECS;
     let certificate = MemberCertificate {
         issuer: ISSUER.to_owned(),
         member_id: member.member_id.clone(),
         device_id: device_id.clone(),
         device_public_key: public_key,
-        coverage: user.coverage,
+        coverage: Coverage {
+            plan: plan_code(&user.coverage.plan).to_owned(),
+            ..user.coverage
+        },
         issued_at: now,
         expires_at,
     };

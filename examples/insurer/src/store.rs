@@ -211,6 +211,10 @@ pub(crate) struct Store {
     pub sessions: sled::Tree,
     pub logins: sled::Tree,
     pub devices: sled::Tree,
+    /// Every device id ever issued, to its member id: device ids are short
+    /// (8 bytes) and must be unique across members, since a verifier's
+    /// revocation list names devices.
+    pub device_ids: sled::Tree,
     pub challenges: sled::Tree,
     pub partners: sled::Tree,
     pub partner_keys: sled::Tree,
@@ -252,6 +256,7 @@ impl Store {
             sessions: db.open_tree("sessions")?,
             logins: db.open_tree("logins")?,
             devices: db.open_tree("devices")?,
+            device_ids: db.open_tree("device_ids")?,
             challenges: db.open_tree("challenges")?,
             partners: db.open_tree("partners")?,
             partner_keys: db.open_tree("partner_keys")?,

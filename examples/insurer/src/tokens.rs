@@ -52,7 +52,7 @@ use carnet_core::token::{
 use crate::error::{ApiError, InsurerError};
 use crate::extract::{ApiJson, ApiPath, OptionalJson};
 use crate::partner::Provider;
-use crate::service::{AppState, Authenticated, device_key, is_hex_id};
+use crate::service::{AppState, Authenticated, device_key, is_short_id};
 use crate::store::{
     self, DeviceRecord, OfflineUseRecord, OnlineTokenRecord, RedemptionRecord, SealedSecretRecord,
     StoreError, Update,
@@ -417,7 +417,7 @@ pub(crate) async fn token_secret(
     member: Authenticated,
     ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<TokenSecretResponse>), ApiError> {
-    if !is_hex_id(&id) {
+    if !is_short_id(&id) {
         return Err(ApiError::not_found("no such device"));
     }
     let member_id = member.member_id();
@@ -497,10 +497,10 @@ pub(crate) async fn redeem(
     Provider(provider): Provider,
     ApiJson(request): ApiJson<RedeemRequest>,
 ) -> Result<Json<Redeemed>, ApiError> {
-    if !is_hex_id(&request.member_id) {
+    if !is_short_id(&request.member_id) {
         return Err(ApiError::invalid_fields(
             vec!["member_id".to_owned()],
-            "the member id is 32 lower-case hexadecimal digits",
+            "the member id is 16 lower-case hexadecimal digits",
         ));
     }
     let practice = practice_of(&request.practice).ok_or_else(invalid_practice)?;
