@@ -9,4 +9,4 @@ mod tls;
 
 pub use client::{ApiClient, ApiConfig};
 pub use error::{ApiError, TransportFailure};
-pub use tls::spki_sha256_pin;
+pub use tls::{client_config, spki_sha256_pin};

@@ -29,8 +29,11 @@ fn subject_public_key_info(certificate_der: &[u8]) -> Option<&[u8]> {
     Some(certificate.tbs_certificate.subject_pki.raw)
 }
 
-/// Builds the client configuration.
-pub(crate) fn client_config(
+/// The TLS configuration the core's client uses (rustls on ring, TLS 1.3,
+/// optional private root CA and SPKI pins): public so that partner tools
+/// (the pharmacy and provider examples) and tests talk to the insurer under
+/// the same policy, through `reqwest::ClientBuilder::use_preconfigured_tls`.
+pub fn client_config(
     extra_root_ca_pem: Option<&str>,
     use_public_roots: bool,
     spki_pins: &[String],
