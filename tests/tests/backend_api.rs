@@ -6,7 +6,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use carnet_core::certificate::{TrustList, verify};
 use carnet_core::clock::FixedClock;
@@ -18,8 +17,6 @@ use carnet_insurer::{InsurerConfig, RunningInsurer};
 use reqwest::{Client, Method, StatusCode};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
 /// A backend in a temporary directory and a client that trusts its CA.
@@ -27,24 +24,6 @@ struct Backend {
     insurer: RunningInsurer,
     client: Client,
     _dir: Option<tempfile::TempDir>,
-}
-
-fn client_trusting(ca_pem: &str) -> Client {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Client::builder()
-        .use_preconfigured_tls(tls)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 impl Backend {
@@ -62,7 +41,7 @@ impl Backend {
             None => carnet_insurer::start(config).await,
         }
         .unwrap();
-        let client = client_trusting(insurer.ca_cert_pem());
+        let client = carnet_e2e::https_client(insurer.ca_cert_pem());
         Self {
             insurer,
             client,
@@ -948,7 +927,7 @@ async fn a_restart_on_the_same_data_dir_keeps_users_ca_and_insurer_key() {
     assert_eq!(second.insurer.jwks(), jwks);
     // A client that trusted the old CA still connects (the same client type,
     // built from the PEM saved before the restart).
-    let old_client = client_trusting(&ca_pem);
+    let old_client = carnet_e2e::https_client(&ca_pem);
     let response = old_client
         .get(format!("{}/.well-known/jwks.json", second.insurer.url()))
         .send()

@@ -20,8 +20,6 @@ use carnet_core::rng::SystemRng;
 use carnet_insurer::{InsurerConfig, RunningInsurer};
 use chrono::{DateTime, TimeDelta, Utc};
 use reqwest::{Client, Method, StatusCode};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "Clave2024";
@@ -36,24 +34,6 @@ struct Backend {
     client: Client,
     clock: Arc<FixedClock>,
     dir: tempfile::TempDir,
-}
-
-fn client_trusting(ca_pem: &str) -> Client {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Client::builder()
-        .use_preconfigured_tls(tls)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 async fn start_in(dir: &Path, clock: Arc<FixedClock>) -> RunningInsurer {
@@ -79,7 +59,7 @@ impl Backend {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(FixedClock::new(start_time()));
         let insurer = start_in(dir.path(), clock.clone()).await;
-        let client = client_trusting(insurer.ca_cert_pem());
+        let client = carnet_e2e::https_client(insurer.ca_cert_pem());
         Self {
             insurer,
             client,

@@ -4,38 +4,11 @@
 //! and place; a provider redeems an offline consult token and the phone's
 //! history shows it used.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use carnet_core::api::ApiConfig;
-use carnet_core::clock::SystemClock;
+use carnet_core::Carnet;
 use carnet_core::credential::Purpose;
-use carnet_core::model::RegisterRequest;
 use carnet_core::token::Status;
-use carnet_core::{Carnet, CarnetConfig, VaultKeySource};
 use carnet_insurer::{InsurerConfig, RunningInsurer};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
-
-fn http_client(ca_pem: &str) -> reqwest::Client {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(certificate.unwrap()).unwrap();
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
 
 async fn post(
     http: &reqwest::Client,
@@ -56,38 +29,7 @@ async fn post(
 }
 
 async fn enrolled_member(insurer: &RunningInsurer, dir: &std::path::Path) -> Carnet {
-    let mut api = ApiConfig::new(insurer.url());
-    api.extra_root_ca_pem = Some(insurer.ca_cert_pem().to_owned());
-    api.use_public_roots = false;
-    let carnet = Carnet::open(
-        CarnetConfig {
-            data_dir: dir.join("member"),
-            api,
-        },
-        VaultKeySource::Passphrase(Zeroizing::new("counter test".into())),
-        None,
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    let registration = RegisterRequest {
-        affiliate_number: "555001".into(),
-        card_number: "6034930000555001".into(),
-        birth_date: chrono::NaiveDate::from_ymd_opt(1990, 1, 15).unwrap(),
-        username: "lucia.farmacia".into(),
-        password: "Receta2026".into(),
-        email: "lucia@example.org".into(),
-    };
-    carnet.register(registration.clone()).await.unwrap();
-    let code = insurer.confirmation_code("lucia.farmacia").unwrap();
-    carnet.confirm_email("lucia.farmacia", &code).await.unwrap();
-    carnet
-        .login("lucia.farmacia", &registration.password)
-        .await
-        .unwrap();
-    carnet.enrol_device("Lucía's phone").await.unwrap();
-    carnet.set_credential_pin(None, "480213").unwrap();
-    carnet
+    carnet_e2e::enrolled_member(insurer, dir, "lucia.farmacia").await
 }
 
 #[tokio::test]
@@ -97,7 +39,7 @@ async fn identify_then_settle_and_the_phone_shows_the_transaction_after_sync() {
         .await
         .unwrap();
     let carnet = enrolled_member(&insurer, dir.path()).await;
-    let http = http_client(insurer.ca_cert_pem());
+    let http = carnet_e2e::https_client(insurer.ca_cert_pem());
     let pharmacy = insurer.pharmacy_key();
 
     let identify = carnet.current_qr(Purpose::Identify).unwrap();
@@ -159,7 +101,7 @@ async fn an_offline_token_redeemed_by_a_provider_shows_as_used_after_sync() {
         .await
         .unwrap();
     let carnet = enrolled_member(&insurer, dir.path()).await;
-    let http = http_client(insurer.ca_cert_pem());
+    let http = carnet_e2e::https_client(insurer.ca_cert_pem());
     let member_id = carnet.enrolment().unwrap().certificate.member_id;
 
     let token = carnet.offline_token(Some("consulta")).unwrap();
