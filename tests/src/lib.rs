@@ -3,6 +3,8 @@
 //! Shared by the tests in `tests/tests` and the example commands' tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fault_proxy;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,68 @@
+//! The fault-injecting proxy does what the request-sync tests rely on: with
+//! a hostile plan, every kind of fault happens and each is seen by a client
+//! as the failure it stands for; with no plan, every request passes.
+
+use carnet_e2e::fault_proxy::{FaultPlan, FaultProxy};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_happens_and_a_quiet_plan_passes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let insurer = carnet_e2e::start_insurer(dir.path()).await;
+    let proxy = FaultProxy::start(
+        &insurer.url(),
+        insurer.ca_cert_pem(),
+        &dir.path().join("insurer"),
+        FaultPlan::hostile(42),
+    )
+    .await;
+    // The phone trusts the insurer's CA and reaches the proxy.
+    let client = carnet_e2e::https_client(insurer.ca_cert_pem());
+    let url = format!("{}/.well-known/jwks.json", proxy.url());
+
+    let (mut whole, mut failed_transport, mut failed_status) = (0, 0, 0);
+    for _ in 0..300 {
+        match client.get(&url).send().await {
+            Ok(answer) if answer.status().is_success() => match answer.bytes().await {
+                Ok(body) if serde_json::from_slice::<serde_json::Value>(&body).is_ok() => {
+                    whole += 1
+                }
+                _ => failed_transport += 1,
+            },
+            Ok(answer) => {
+                assert!(
+                    [429, 500, 503].contains(&answer.status().as_u16()),
+                    "{}",
+                    answer.status()
+                );
+                failed_status += 1;
+            }
+            Err(_) => failed_transport += 1,
+        }
+    }
+    let counts = proxy.counts();
+    assert_eq!(counts.requests, 300);
+    for (what, count) in [
+        ("dropped before", counts.dropped_before),
+        ("dropped after", counts.dropped_after),
+        ("error answers", counts.error_answers),
+        ("truncated", counts.truncated),
+        ("delayed", counts.delayed),
+    ] {
+        assert!(count > 0, "no {what} in {counts:?}");
+    }
+    assert_eq!(failed_status, counts.error_answers);
+    assert_eq!(
+        failed_transport,
+        counts.dropped_before + counts.dropped_after + counts.truncated
+    );
+    assert_eq!(whole + failed_status + failed_transport, 300);
+
+    proxy.set_plan(FaultPlan::none());
+    for _ in 0..20 {
+        let answer = client.get(&url).send().await.unwrap();
+        assert!(answer.status().is_success());
+        answer.json::<serde_json::Value>().await.unwrap();
+    }
+    proxy.shutdown().await;
+    insurer.shutdown().await;
+}
