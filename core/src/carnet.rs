@@ -21,7 +21,13 @@ use crate::model::{
     RefreshRequest, RegisterRequest, SessionTokens, TokenOrigin, TokenState, Transaction, b64,
     enrolment_message,
 };
+use crate::requests::{
+    AttachmentRef, Listing, MediaType, MemberRequest, Outbox, RequestForm, RequestId,
+};
 use crate::rng::{Rng, SystemRng};
+use crate::sync::{
+    AccessTokens, CancelToken, FailedUpload, RequestSync, Retrier, SyncPolicy, SyncProgress,
+};
 use crate::token::{Origin, Status, TokenBook, TokenRecord, TokenSecret};
 use crate::vault::{KeyStore, Vault, VaultKey};
 
@@ -114,9 +120,12 @@ pub struct Carnet {
     session_gate: tokio::sync::Mutex<()>,
     // The token book is read, changed and written whole: one writer at a time.
     book_gate: parking_lot::Mutex<()>,
+    // One sync at a time; see `sync_with` for why a second one waits.
+    sync_gate: tokio::sync::Mutex<()>,
+    sync_policy: SyncPolicy,
 }
 
-/// What a sync brought in.
+/// What a sync brought in and sent out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncReport {
     /// Tokens newly seen as used.
@@ -125,6 +134,19 @@ pub struct SyncReport {
     pub new_transactions: usize,
     /// Whether the member's tokens are disabled (100 wrong codes in a row).
     pub tokens_disabled: bool,
+    /// Requests (revisions) the insurer acknowledged in this sync.
+    pub requests_uploaded: usize,
+    /// Attachment bytes the insurer newly accepted in this sync.
+    pub attachments_uploaded: u64,
+    /// Request status changes (received, returned, approved...) that
+    /// changed a request on this phone.
+    pub status_changes_applied: usize,
+    /// Status changes read from the insurer since the last sync, applied or
+    /// not (repeats, requests filed from another phone).
+    pub status_changes_pulled: usize,
+    /// Requests the insurer refused, each with why. They stay queued: the
+    /// member recalls, corrects and submits them again.
+    pub requests_failed: Vec<FailedUpload>,
 }
 
 impl std::fmt::Debug for Carnet {
@@ -167,7 +189,15 @@ impl Carnet {
             pin_policy: PinPolicy::default(),
             session_gate: tokio::sync::Mutex::new(()),
             book_gate: parking_lot::Mutex::new(()),
+            sync_gate: tokio::sync::Mutex::new(()),
+            sync_policy: SyncPolicy::default(),
         })
+    }
+
+    /// Replaces the sync's retry policy (tests shorten the waits).
+    pub fn with_sync_policy(mut self, policy: SyncPolicy) -> Self {
+        self.sync_policy = policy;
+        self
     }
 
     /// Replaces the random source (seeded in tests and test vectors).
@@ -493,22 +523,151 @@ impl Carnet {
         Ok(transactions)
     }
 
-    /// Brings the phone up to date: which tokens were used, new pharmacy
-    /// transactions (amount, time, place), and the offline token secret if
-    /// enrolment could not fetch it.
+    /// The member's requests in the vault. Every call on it blocks on disk
+    /// I/O. Holding it keeps the vault open: drop it before
+    /// [`Carnet::logout`].
+    pub fn outbox(&self) -> Result<Outbox, Error> {
+        Ok(Outbox::new(
+            self.vault()?,
+            Arc::clone(&self.rng),
+            Arc::clone(&self.clock),
+        ))
+    }
+
+    /// Saves a new request as a draft (incomplete forms are fine) and
+    /// returns it with its id. On disk when this returns.
+    pub fn save_request_draft(&self, form: RequestForm) -> Result<MemberRequest, Error> {
+        Ok(self.outbox()?.save_draft(form)?)
+    }
+
+    /// Replaces the form of a draft or returned request (a new revision).
+    pub fn update_request_draft(
+        &self,
+        id: &RequestId,
+        form: RequestForm,
+    ) -> Result<MemberRequest, Error> {
+        Ok(self.outbox()?.update_draft(id, form)?)
+    }
+
+    /// Checks a draft or returned request and queues it for the next sync.
+    /// Every problem comes back at once ([`crate::requests::OutboxError::Invalid`]).
+    pub fn submit_request(&self, id: &RequestId) -> Result<MemberRequest, Error> {
+        Ok(self.outbox()?.submit(id)?)
+    }
+
+    /// Takes a queued request back to a draft (or a resubmitted one back to
+    /// returned) so the member can edit it; safe even while a sync is
+    /// uploading it (ADR 0005).
+    pub fn recall_request(&self, id: &RequestId) -> Result<MemberRequest, Error> {
+        Ok(self.outbox()?.recall(id)?)
+    }
+
+    /// Every request on this phone, in creation order, and how many records
+    /// could not be read.
+    pub fn requests(&self) -> Result<Listing, Error> {
+        Ok(self.outbox()?.list()?)
+    }
+
+    /// One request, or `None`.
+    pub fn request(&self, id: &RequestId) -> Result<Option<MemberRequest>, Error> {
+        Ok(self.outbox()?.get(id)?)
+    }
+
+    /// Stores a photo or scan in the vault (once per content) and returns
+    /// the reference to put in a form.
+    pub fn add_attachment(
+        &self,
+        bytes: &[u8],
+        media_type: MediaType,
+        file_name: &str,
+    ) -> Result<AttachmentRef, Error> {
+        Ok(self
+            .outbox()?
+            .add_attachment(bytes, media_type, file_name)?)
+    }
+
+    /// [`Carnet::sync_with`] without progress or cancel handle.
     pub async fn sync(&self) -> Result<SyncReport, Error> {
-        let access = self.access_token().await?;
+        self.sync_with(None, None).await
+    }
+
+    /// Brings the phone up to date, in this order: the queued requests and
+    /// their files go to the insurer, the requests' status changes come
+    /// back, then which tokens were used, new pharmacy transactions
+    /// (amount, time, place), and the offline token secret if enrolment
+    /// could not fetch it.
+    ///
+    /// Transient failures are retried with backoff; after
+    /// [`SyncPolicy::max_attempts`] in a row the sync ends with
+    /// [`Error::SyncOffline`], everything kept. `cancel` stops it at its
+    /// next await point with [`Error::SyncCancelled`]. Safe to stop at any
+    /// point, the process killed included.
+    ///
+    /// One sync at a time: a second call **waits** for the running one,
+    /// then runs itself (cancellable while it waits). Why not fail with
+    /// "in progress": the app's two callers are the platform scheduler
+    /// (WorkManager, BGTaskScheduler) and the member's pull-to-refresh. A
+    /// pull-to-refresh that lands during a scheduled sync should end when
+    /// the data is fresh, not with an error the UI must retry; and the
+    /// second run still picks up what was queued after the first one read
+    /// the outbox. It is cheap when the first did the work.
+    pub async fn sync_with(
+        &self,
+        progress: Option<Arc<dyn SyncProgress>>,
+        cancel: Option<CancelToken>,
+    ) -> Result<SyncReport, Error> {
+        let cancel = cancel.unwrap_or_default();
+        let _running = cancel.run(self.sync_gate.lock()).await?;
         let vault = self.vault()?;
-        let mut report = SyncReport::default();
+        let outbox = Arc::new(self.outbox()?);
+        let requests = RequestSync::new(&self.api, outbox, Arc::clone(&vault), self)
+            .policy(self.sync_policy)
+            .rng(Arc::clone(&self.rng))
+            .cancel(cancel.clone())
+            .progress(progress)
+            .run()
+            .await?;
+        let mut report = SyncReport {
+            requests_uploaded: requests.requests_uploaded,
+            attachments_uploaded: requests.attachment_bytes_uploaded,
+            status_changes_applied: requests.status_changes_applied,
+            status_changes_pulled: requests.status_changes_pulled,
+            requests_failed: requests.failed,
+            ..SyncReport::default()
+        };
+        let mut retrier = Retrier::new(self.sync_policy, Arc::clone(&self.rng), cancel);
+        self.sync_tokens(&vault, &mut retrier, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Which tokens were used, new pharmacy transactions, and the offline
+    /// token secret if enrolment could not fetch it.
+    async fn sync_tokens(
+        &self,
+        vault: &Vault,
+        retrier: &mut Retrier,
+        report: &mut SyncReport,
+    ) -> Result<(), Error> {
         let enrolment: Option<StoredEnrolment> = vault.get(TREE_DEVICE, KEY_ENROLMENT)?;
         if let Some(enrolment) = enrolment
             && vault.get_bytes(TREE_DEVICE, KEY_TOKEN_SECRET)?.is_none()
-            && let Err(error) = self.fetch_token_secret(&access, &enrolment.device_id).await
         {
-            tracing::warn!(%error, "offline token secret still not fetched");
+            let access = self.access_token().await?;
+            let fetched = retrier
+                .cancel()
+                .run(self.fetch_token_secret(&access, &enrolment.device_id))
+                .await?;
+            if let Err(error) = fetched {
+                tracing::warn!(%error, "offline token secret still not fetched");
+            }
         }
 
-        let history = self.api.token_history(&access).await?;
+        let history = retrier
+            .call("token_history", || async {
+                let access = self.access_token().await?;
+                Ok(self.api.token_history(&access).await?)
+            })
+            .await?;
         report.tokens_disabled = history.disabled;
         self.change_book(|book| {
             for entry in &history.tokens {
@@ -539,7 +698,13 @@ impl Carnet {
 
         let mut cursor: Option<String> = vault.get(TREE_SYNC, KEY_TRANSACTION_CURSOR)?;
         loop {
-            let page = self.api.transactions(&access, cursor.as_deref()).await?;
+            let since = cursor.as_deref();
+            let page = retrier
+                .call("transactions", || async {
+                    let access = self.access_token().await?;
+                    Ok(self.api.transactions(&access, since).await?)
+                })
+                .await?;
             for transaction in &page.transactions {
                 let key = format!("tx/{}", transaction.id);
                 if vault
@@ -558,7 +723,7 @@ impl Carnet {
                 break;
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     async fn fetch_token_secret(&self, access: &str, device_id: &str) -> Result<(), Error> {
@@ -666,5 +831,13 @@ impl Carnet {
             }
         };
         Ok(Arc::new(key))
+    }
+}
+
+// The sync asks before each call, so a long sync refreshes in passing.
+impl AccessTokens for Carnet {
+    fn access_token(&self) -> impl std::future::Future<Output = Result<String, Error>> + Send {
+        // The inherent method (one refresh at a time, session in the vault).
+        Carnet::access_token(self)
     }
 }

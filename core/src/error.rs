@@ -5,6 +5,8 @@ use crate::account::FieldProblem;
 use crate::api::ApiError;
 use crate::certificate::CertificateError;
 use crate::device::SignerError;
+use crate::requests::OutboxError;
+use crate::sync::Cancelled;
 use crate::vault::VaultError;
 
 /// Anything a [`crate::Carnet`] call can fail with.
@@ -61,4 +63,38 @@ pub enum Error {
     /// A bug or an unexpected state (a background task died).
     #[error("internal error: {0}")]
     Internal(String),
+    /// A request could not be saved, changed or read on this phone; see
+    /// [`OutboxError`] for what to do.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    /// The sync was cancelled through its [`crate::sync::CancelToken`].
+    /// What the insurer had confirmed is recorded; nothing else changed.
+    #[error(
+        "the sync was cancelled; what was already sent is kept, and the next sync continues \
+         from there"
+    )]
+    SyncCancelled,
+    /// The insurer could not be reached (no network, timeouts, or the
+    /// server overloaded or down) for `attempts` tries in a row. Every
+    /// request and file stays on this phone, and whatever the insurer
+    /// confirmed before is recorded: schedule another sync (after
+    /// `retry_after_seconds` if the server gave it).
+    #[error(
+        "the insurer could not be reached after {attempts} attempt(s) ({last}); everything is \
+         kept on this phone, and the next sync will try again"
+    )]
+    SyncOffline {
+        /// Failed attempts in a row before giving up.
+        attempts: u32,
+        /// How long the server asked to wait, if it did (`Retry-After`).
+        retry_after_seconds: Option<u64>,
+        /// The last failure.
+        last: ApiError,
+    },
+}
+
+impl From<Cancelled> for Error {
+    fn from(_: Cancelled) -> Self {
+        Self::SyncCancelled
+    }
 }

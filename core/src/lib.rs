@@ -8,6 +8,10 @@
 //! - [`certificate`]: the insurer-signed member certificate (COSE_Sign1 / CWT);
 //! - [`device`]: the device key that the certificate binds;
 //! - [`vault`]: encrypted storage on the phone;
+//! - [`requests`]: leave, continuity, remote-care and claim requests, and
+//!   the outbox that keeps them in the vault;
+//! - [`sync`]: the request sync (attachments, requests, statuses), with
+//!   backoff, cancellation and progress;
 //! - [`model`]: the wire types shared with the backend;
 //! - [`clock`] and [`rng`]: injectable time and randomness;
 //! - [`Carnet`]: the façade that the bindings wrap.
@@ -23,6 +27,7 @@ pub mod error;
 pub mod model;
 pub mod requests;
 pub mod rng;
+pub mod sync;
 pub mod token;
 pub mod vault;
 

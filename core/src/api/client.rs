@@ -7,14 +7,36 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::error::{ApiError, TransportFailure};
+use super::error::{ApiError, TransportFailure, parse_http_date, parse_retry_after};
 use super::tls::{PIN_MISMATCH, client_config};
 use crate::model::{
-    Account, ApiErrorBody, ConfirmEmailRequest, DeviceList, EnrolDeviceRequest,
-    EnrolDeviceResponse, EnrolmentChallenge, IssueTokenRequest, IssuedToken, JwkSet, LoginRequest,
-    RefreshRequest, RegisterRequest, RegisterResponse, SessionTokens, TokenHistory,
-    TokenSecretResponse, TransactionPage,
+    Account, ApiErrorBody, AttachmentUploadState, ConfirmEmailRequest, DeviceList,
+    EnrolDeviceRequest, EnrolDeviceResponse, EnrolmentChallenge, IssueTokenRequest, IssuedToken,
+    JwkSet, LoginRequest, MAX_ATTACHMENT_CHUNK_BYTES, RefreshRequest, RegisterRequest,
+    RegisterResponse, RequestChanges, RequestReceipt, SessionTokens, TokenHistory,
+    TokenSecretResponse, TransactionPage, UploadRequestBody,
 };
+use crate::requests::{ContentHash, RequestId};
+
+/// How an endpoint's answers are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// The account, device, token and pharmacy endpoints, as they always
+    /// were.
+    Classic,
+    /// The request-sync endpoints: a 422 keeps its code
+    /// ([`ApiError::Unprocessable`]), since the engine acts on it; and a
+    /// 2xx body that ends mid-JSON is a truncated answer (a connection cut
+    /// by a proxy), i.e. a transient transport failure, not garbage.
+    Sync,
+}
+
+/// What a request carries.
+enum Body<'a, B> {
+    None,
+    Json(&'a B),
+    Bytes(Vec<u8>),
+}
 
 /// Answers larger than this are refused rather than buffered.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -234,12 +256,111 @@ impl ApiClient {
             .await
     }
 
+    /// `GET /v1/attachments/{sha256}`: how much of this attachment the
+    /// insurer holds for the member, or `None` if nothing yet (404).
+    pub async fn attachment_state(
+        &self,
+        access_token: &str,
+        sha256: &ContentHash,
+    ) -> Result<Option<AttachmentUploadState>, ApiError> {
+        let path = format!("/v1/attachments/{}", plain_id(sha256.as_str())?);
+        match self
+            .call_styled::<(), _>(
+                Style::Sync,
+                Method::GET,
+                &path,
+                Some(access_token),
+                Body::None,
+            )
+            .await
+        {
+            Ok(state) => Ok(Some(state)),
+            Err(ApiError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `PUT /v1/attachments/{sha256}?offset=N&size=S`: one chunk of an
+    /// attachment of `size` bytes, starting at `offset`, as raw bytes. A
+    /// chunk the insurer already has is a replay and answers the same.
+    /// Refusals: 409 `offset_mismatch` (ask [`ApiClient::attachment_state`]
+    /// and resume from `received`), 409 `size_mismatch`, 422
+    /// `hash_mismatch` ([`ApiError::Unprocessable`]; the partial upload was
+    /// discarded), 413 `too_large`.
+    pub async fn upload_attachment_chunk(
+        &self,
+        access_token: &str,
+        sha256: &ContentHash,
+        offset: u64,
+        size: u64,
+        chunk: &[u8],
+    ) -> Result<AttachmentUploadState, ApiError> {
+        if chunk.len() > MAX_ATTACHMENT_CHUNK_BYTES {
+            return Err(ApiError::Config(format!(
+                "an attachment chunk may hold at most {MAX_ATTACHMENT_CHUNK_BYTES} bytes"
+            )));
+        }
+        let path = format!(
+            "/v1/attachments/{}?offset={offset}&size={size}",
+            plain_id(sha256.as_str())?
+        );
+        self.call_styled::<(), _>(
+            Style::Sync,
+            Method::PUT,
+            &path,
+            Some(access_token),
+            Body::Bytes(chunk.to_vec()),
+        )
+        .await
+    }
+
+    /// `PUT /v1/requests/{id}`: one revision of a request; the id is the
+    /// idempotency key, so a retry is answered as a replay. Refusals: 422
+    /// `missing_attachments` (the hashes in `fields`), 422 `invalid_field`
+    /// (both [`ApiError::Unprocessable`]), 409 `not_editable` (the review
+    /// began), 409 `id_taken`.
+    pub async fn upload_request(
+        &self,
+        access_token: &str,
+        id: &RequestId,
+        body: &UploadRequestBody,
+    ) -> Result<RequestReceipt, ApiError> {
+        let path = format!("/v1/requests/{}", plain_id(id.as_str())?);
+        self.call_styled(
+            Style::Sync,
+            Method::PUT,
+            &path,
+            Some(access_token),
+            Body::Json(body),
+        )
+        .await
+    }
+
+    /// `GET /v1/requests/changes?after=SEQ&limit=N`: the member's request
+    /// status changes recorded after `after`, oldest first.
+    pub async fn request_changes(
+        &self,
+        access_token: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<RequestChanges, ApiError> {
+        let path = format!("/v1/requests/changes?after={after}&limit={limit}");
+        self.call_styled::<(), _>(
+            Style::Sync,
+            Method::GET,
+            &path,
+            Some(access_token),
+            Body::None,
+        )
+        .await
+    }
+
     fn request<B: Serialize>(
         &self,
         method: Method,
         path: &str,
         access_token: Option<&str>,
-        body: Option<&B>,
+        body: Body<'_, B>,
     ) -> RequestBuilder {
         let mut request = self
             .http
@@ -247,8 +368,14 @@ impl ApiClient {
         if let Some(token) = access_token {
             request = request.bearer_auth(token);
         }
-        if let Some(body) = body {
-            request = request.json(body);
+        match body {
+            Body::None => {}
+            Body::Json(body) => request = request.json(body),
+            Body::Bytes(bytes) => {
+                request = request
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(bytes);
+            }
         }
         request
     }
@@ -260,9 +387,31 @@ impl ApiClient {
         access_token: Option<&str>,
         body: Option<&B>,
     ) -> Result<T, ApiError> {
-        let bytes = self.send(method, path, access_token, body).await?;
-        serde_json::from_slice(&bytes).map_err(|error| ApiError::MalformedResponse {
-            what: format!("{path}: {}", error.classify_name()),
+        let body = body.map_or(Body::None, Body::Json);
+        self.call_styled(Style::Classic, method, path, access_token, body)
+            .await
+    }
+
+    async fn call_styled<B: Serialize, T: DeserializeOwned>(
+        &self,
+        style: Style,
+        method: Method,
+        path: &str,
+        access_token: Option<&str>,
+        body: Body<'_, B>,
+    ) -> Result<T, ApiError> {
+        let bytes = self
+            .send_styled(style, method, path, access_token, body)
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|error| {
+            if style == Style::Sync && error.classify() == serde_json::error::Category::Eof {
+                return ApiError::Transport {
+                    failure: TransportFailure::Interrupted,
+                };
+            }
+            ApiError::MalformedResponse {
+                what: format!("{path}: {}", error.classify_name()),
+            }
         })
     }
 
@@ -283,17 +432,26 @@ impl ApiClient {
         access_token: Option<&str>,
         body: Option<&B>,
     ) -> Result<Vec<u8>, ApiError> {
+        let body = body.map_or(Body::None, Body::Json);
+        self.send_styled(Style::Classic, method, path, access_token, body)
+            .await
+    }
+
+    async fn send_styled<B: Serialize>(
+        &self,
+        style: Style,
+        method: Method,
+        path: &str,
+        access_token: Option<&str>,
+        body: Body<'_, B>,
+    ) -> Result<Vec<u8>, ApiError> {
         let response = self
             .request(method, path, access_token, body)
             .send()
             .await
             .map_err(transport_error)?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse().ok());
+        let retry_after = retry_after(response.headers());
         let bytes = read_capped(response).await?;
         if status.is_success() {
             return Ok(bytes);
@@ -308,8 +466,24 @@ impl ApiClient {
             status.as_u16(),
             error_body,
             retry_after,
+            style == Style::Sync,
         ))
     }
+}
+
+/// The `Retry-After` of an answer in seconds, an HTTP-date being measured
+/// against the answer's own `Date` (the server's clock) when present.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &reqwest::header::HeaderValue| value.to_str().ok())
+    };
+    let value = header(reqwest::header::RETRY_AFTER)?;
+    let now = header(reqwest::header::DATE)
+        .and_then(parse_http_date)
+        .unwrap_or_else(chrono::Utc::now);
+    parse_retry_after(value, now)
 }
 
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, ApiError> {
