@@ -19,12 +19,16 @@
 //! written to `<data_dir>/pharmacy-key.txt` and `<data_dir>/provider-key.txt`
 //! (mode 0600; the log names the files, never the keys); see
 //! [`RunningInsurer::pharmacy_key`] and [`RunningInsurer::provider_key`].
+//! Likewise the reviewer's admin key (`<data_dir>/admin-key.txt`,
+//! [`RunningInsurer::admin_key`]) for `/v1/admin/*`.
 
 mod error;
 mod extract;
 mod partner;
 mod password;
 mod pharmacy;
+mod request_store;
+mod requests;
 mod service;
 mod store;
 pub mod tls;
@@ -100,6 +104,7 @@ pub struct RunningInsurer {
     state: Arc<AppState>,
     pharmacy_key: Zeroizing<String>,
     provider_key: Zeroizing<String>,
+    admin_key: Zeroizing<String>,
     handle: axum_server::Handle<SocketAddr>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -153,6 +158,7 @@ pub async fn start_with_clock(
     let now = clock.now();
     let partner_keys = partner::ensure_demo_partners(&store, &data_dir, &rng, now.timestamp())?;
     let sealer = tokens::SecretSealer::load_or_make(&data_dir, &rng)?;
+    let admin_key = request_store::ensure_admin_key(&store.requests, &data_dir, &rng)?;
     let desk = pharmacy::Desk::new(jwks.clone(), store.revoked_device_ids()?, now);
     let state = Arc::new(AppState {
         store,
@@ -198,6 +204,7 @@ pub async fn start_with_clock(
         state,
         pharmacy_key: partner_keys.pharmacy,
         provider_key: partner_keys.provider,
+        admin_key,
         handle,
         server,
     })
@@ -288,6 +295,12 @@ impl RunningInsurer {
     /// `<data_dir>/provider-key.txt`), for `/v1/provider/*`.
     pub fn provider_key(&self) -> String {
         self.provider_key.as_str().to_owned()
+    }
+
+    /// The reviewer's admin API key (also in `<data_dir>/admin-key.txt`),
+    /// for `/v1/admin/*`.
+    pub fn admin_key(&self) -> String {
+        self.admin_key.as_str().to_owned()
     }
 
     /// The insurer's published keys, as at `/.well-known/jwks.json`.

@@ -256,6 +256,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/pharmacy/settle", post(pharmacy::settle))
         .route("/v1/transactions", get(pharmacy::list_transactions))
         .route("/.well-known/jwks.json", get(jwks))
+        .merge(crate::requests::routes())
         .fallback(extract::route_not_found)
         .method_not_allowed_fallback(extract::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT_BYTES))

@@ -18,6 +18,7 @@
 //! | `token_secrets` | `member_id/device_id`   | [`SealedSecretRecord`] |
 //! | `offline_used` | `member_id/device_id/` + counter (16 hex digits) | [`OfflineUseRecord`] |
 //! | `throttles`  | `member/ID` or `provider/ID` | [`carnet_core::token::Throttle`] |
+//! | `request_attachments`, `request_attachment_chunks`, `requests`, `request_changes`, `request_meta`, `admin_keys` | see [`crate::request_store`] | |
 //!
 //! Tokens and API keys are never stored, only their SHA-256. A login groups
 //! the tokens of one session: logging out removes it, and every token of it
@@ -225,6 +226,8 @@ pub(crate) struct Store {
     pub token_secrets: sled::Tree,
     pub offline_used: sled::Tree,
     pub throttles: sled::Tree,
+    /// Members' requests, their attachments and status changes.
+    pub requests: crate::request_store::RequestTrees,
     flushes: GroupFlush,
 }
 
@@ -267,6 +270,7 @@ impl Store {
             token_secrets: db.open_tree("token_secrets")?,
             offline_used: db.open_tree("offline_used")?,
             throttles: db.open_tree("throttles")?,
+            requests: crate::request_store::RequestTrees::open(&db)?,
             flushes: GroupFlush::default(),
             db,
         })
