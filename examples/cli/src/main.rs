@@ -4,6 +4,11 @@
 //! standard input when that is not set. Passwords likewise come from
 //! `CARNET_PASSWORD` or standard input, never from the command line (which
 //! other users of the machine can see).
+//!
+//! Requests (`leave`, `continuity`, `remote-care`, `claim`, `requests`,
+//! `request`) are filed on this phone without network and sent by
+//! `carnet sync`. Every failure exits with status 1 (usage mistakes too);
+//! a sync stopped with Ctrl-C exits with 130, as interrupted commands do.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -14,11 +19,18 @@ use carnet_core::api::ApiConfig;
 use carnet_core::clock::SystemClock;
 use carnet_core::credential::Purpose;
 use carnet_core::model::RegisterRequest;
+use carnet_core::sync::CancelToken;
 use carnet_core::{Carnet, CarnetConfig, VaultKeySource};
 use clap::{Parser, Subcommand};
 use zeroize::Zeroizing;
 
+mod progress;
+mod requests;
 mod terminal;
+
+use requests::{
+    ClaimCommand, ContinuityCommand, LeaveCommand, RemoteCareCommand, RequestCommand, RequestError,
+};
 
 /// The member's command line.
 #[derive(Parser)]
@@ -119,10 +131,29 @@ enum Command {
     },
     /// The consult tokens made on this phone, with their status.
     Tokens,
-    /// Bring in token use and pharmacy transactions.
+    /// Send the queued requests and their files, bring in their statuses,
+    /// token use and pharmacy transactions; Ctrl-C stops it, losing nothing.
     Sync,
     /// The pharmacy transactions seen at the last sync.
     Transactions,
+    /// Absenteeism leave: `carnet leave new`.
+    #[command(subcommand)]
+    Leave(LeaveCommand),
+    /// A substitute's certificate of continuity: `carnet continuity new`.
+    #[command(subcommand)]
+    Continuity(ContinuityCommand),
+    /// Care in another region: `carnet remote-care new`.
+    #[command(subcommand)]
+    RemoteCare(RemoteCareCommand),
+    /// Reimbursement claims: `carnet claim new`.
+    #[command(subcommand)]
+    Claim(ClaimCommand),
+    /// The requests on this phone: state, revision, whether waiting to
+    /// send, and the reviewer's reasons.
+    Requests,
+    /// One request: show, submit, recall, resubmit.
+    #[command(subcommand)]
+    Request(RequestCommand),
     /// Log out and wipe this vault.
     Logout,
 }
@@ -145,13 +176,56 @@ impl From<PurposeArg> for Purpose {
     }
 }
 
+/// The exit status of a sync the member stopped (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Why `carnet` stopped, beyond what the core and the request commands say.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// The member stopped the sync with Ctrl-C.
+    #[error(
+        "sync stopped (Ctrl-C); nothing is lost: what the insurer confirmed is recorded, \
+         everything else stays on this phone, and the next `carnet sync` continues from there"
+    )]
+    Interrupted,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Usage mistakes exit 1 like every other failure; help and
+            // version are not failures.
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("carnet: {error}");
+            if let Some(error) = error.downcast_ref::<RequestError>() {
+                for problem in error.problems() {
+                    eprintln!("  {}: {}", problem.field, problem.problem);
+                }
+                if let RequestError::NotQueued { id, .. } = error {
+                    eprintln!(
+                        "  it stays as it was: add a missing file with `carnet request resubmit \
+                         {id} --file FILE`, or file a new request with every field"
+                    );
+                }
+            }
+            if matches!(
+                error.downcast_ref::<CliError>(),
+                Some(CliError::Interrupted)
+            ) {
+                return ExitCode::from(EXIT_INTERRUPTED);
+            }
             ExitCode::FAILURE
         }
     }
@@ -314,19 +388,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
-        Command::Sync => {
-            let report = carnet.sync().await?;
-            println!(
-                "synced: {} token(s) newly used, {} new transaction(s){}",
-                report.tokens_used,
-                report.new_transactions,
-                if report.tokens_disabled {
-                    "; tokens are DISABLED after too many wrong codes"
-                } else {
-                    ""
-                }
-            );
-        }
+        Command::Sync => sync(&carnet).await?,
         Command::Transactions => {
             for transaction in carnet.transactions()? {
                 println!(
@@ -341,10 +403,115 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
+        Command::Leave(LeaveCommand::New(args)) => requests::new_leave(&carnet, args)?,
+        Command::Continuity(ContinuityCommand::New(args)) => {
+            requests::new_continuity(&carnet, args)?;
+        }
+        Command::RemoteCare(RemoteCareCommand::New(args)) => {
+            requests::new_remote_care(&carnet, args)?;
+        }
+        Command::Claim(ClaimCommand::New(args)) => requests::new_claim(&carnet, args)?,
+        Command::Requests => requests::list(&carnet)?,
+        Command::Request(command) => requests::request_command(&carnet, command)?,
         Command::Logout => {
             carnet.logout().await?;
             println!("logged out; the vault was wiped");
         }
     }
     Ok(())
+}
+
+/// `carnet sync`: the sync with a progress bar on standard error, stopped
+/// through its cancel token on Ctrl-C, then the summary.
+async fn sync(carnet: &Carnet) -> Result<(), Box<dyn std::error::Error>> {
+    let bar = Arc::new(progress::ProgressBar::for_stderr());
+    let cancel = CancelToken::new();
+    let sync = carnet.sync_with(
+        Some(Arc::clone(&bar) as Arc<dyn carnet_core::sync::SyncProgress>),
+        Some(cancel.clone()),
+    );
+    tokio::pin!(sync);
+    let result = tokio::select! {
+        result = &mut sync => result,
+        _ = tokio::signal::ctrl_c() => {
+            // Not dropped: the sync is told to stop and awaited, so it ends
+            // at an await point with its last confirmed step on disk.
+            cancel.cancel();
+            sync.await
+        }
+    };
+    bar.finish();
+    let report = match result {
+        Ok(report) => report,
+        Err(carnet_core::Error::SyncCancelled) => return Err(CliError::Interrupted.into()),
+        Err(error @ carnet_core::Error::SyncOffline { .. }) => {
+            let waiting = carnet
+                .requests()
+                .map(|listing| {
+                    listing
+                        .requests
+                        .iter()
+                        .filter(|request| request.state.is_pending_upload())
+                        .count()
+                })
+                .unwrap_or(0);
+            if waiting > 0 {
+                eprintln!(
+                    "{waiting} request(s) saved on this phone; they will be sent at the next sync"
+                );
+            }
+            return Err(error.into());
+        }
+        Err(error) => return Err(error.into()),
+    };
+    println!(
+        "synced: {} request(s) sent ({} of files), {} status change(s) applied",
+        report.requests_uploaded,
+        progress::human_bytes(report.attachments_uploaded),
+        report.status_changes_applied,
+    );
+    if !report.requests_failed.is_empty() {
+        println!(
+            "{} request(s) not accepted by the insurer; they stay queued on this phone \
+             (recall, correct and submit them again):",
+            report.requests_failed.len()
+        );
+        for failed in &report.requests_failed {
+            println!(
+                "  {} revision {}: {}",
+                failed.id,
+                failed.revision,
+                upload_problem(&failed.problem)
+            );
+        }
+    }
+    println!(
+        "synced: {} token(s) newly used, {} new transaction(s){}",
+        report.tokens_used,
+        report.new_transactions,
+        if report.tokens_disabled {
+            "; tokens are DISABLED after too many wrong codes"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// A refused upload's code, with the field names or server code it carries.
+fn upload_problem(problem: &carnet_core::sync::UploadProblem) -> String {
+    use carnet_core::sync::UploadProblem;
+    match problem {
+        UploadProblem::InvalidFields { fields } => {
+            format!("{} ({})", problem.code(), fields.join(", "))
+        }
+        UploadProblem::AttachmentRefused { code, .. } => format!("{} ({code})", problem.code()),
+        UploadProblem::MissingAttachments { hashes } => {
+            format!("{} ({} file(s))", problem.code(), hashes.len())
+        }
+        UploadProblem::Refused { status, code } => {
+            format!("{} ({status} {code})", problem.code())
+        }
+        UploadProblem::IdTaken => problem.code().to_owned(),
+    }
 }

@@ -1,6 +1,9 @@
 //! The end-to-end demo: starts the reference insurer on loopback over HTTPS,
 //! then walks a member through registration, e-mail confirmation, login and
 //! device enrolment with the real core, and prints what the member sees.
+//! Then a request's round trip: an absenteeism leave filed on the phone
+//! before any sync, sent, returned by the reviewer with a reason, answered
+//! with a signed certificate, approved.
 //!
 //! `demo --out DIR` keeps everything under DIR (the member's vault under
 //! `DIR/member`, the insurer's data under `DIR/insurer`); without `--out` a
@@ -14,6 +17,10 @@ use carnet_core::api::ApiConfig;
 use carnet_core::clock::SystemClock;
 use carnet_core::credential::{CachedTrustList, Purpose, Verifier};
 use carnet_core::model::RegisterRequest;
+use carnet_core::requests::{
+    AbsenteeismLeave, AttachmentRef, FamilyRelation, LeaveReason, MediaType, RequestForm,
+    RequestId, RequestState,
+};
 use carnet_core::{Carnet, CarnetConfig, VaultKeySource};
 use carnet_insurer::{InsurerConfig, RunningInsurer};
 use clap::Parser;
@@ -26,6 +33,20 @@ struct Args {
     /// Keep everything under this folder instead of a temporary one.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// What the demo's reviewer asks for (fictitious).
+const RETURN_REASON: &str = "El certificado no tiene la firma del médico";
+
+/// Why the demo reviewer's call failed.
+#[derive(Debug, thiserror::Error)]
+enum ReviewError {
+    #[error("the reviewer could not reach the insurer: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("the reviewer's HTTPS set-up failed: {0}")]
+    Tls(#[from] carnet_core::api::ApiError),
+    #[error("the insurer refused the review ({0})")]
+    Refused(reqwest::StatusCode),
 }
 
 /// The demo member's credential PIN (fictitious).
@@ -180,7 +201,124 @@ async fn member_story(
         verified.certificate.coverage.plan,
         verified.certificate.coverage.valid_until
     );
+
+    request_story(insurer, &carnet).await
+}
+
+/// An absenteeism leave's round trip: filed on the phone, synced, returned
+/// by the reviewer (through the admin API, as the `reviewer` tool does),
+/// answered with a signed certificate, approved.
+async fn request_story(
+    insurer: &RunningInsurer,
+    carnet: &Carnet,
+) -> Result<(), Box<dyn std::error::Error>> {
+    println!("\n== an absenteeism leave, filed on the phone before any sync");
+    let today = chrono::Utc::now().date_naive();
+    let certificate = carnet.add_attachment(&scan(1)?, MediaType::Png, "certificado.png")?;
+    let leave = |certificate: AttachmentRef| {
+        RequestForm::AbsenteeismLeave(AbsenteeismLeave {
+            reason: Some(LeaveReason::FamilyCare {
+                relation: FamilyRelation::Child,
+            }),
+            start: Some(today),
+            end: Some(today + chrono::Days::new(4)),
+            workplace: "Escuela N.º 12 D.E. 5".into(),
+            medical_certificate: Some(certificate),
+        })
+    };
+    let draft = carnet.save_request_draft(leave(certificate))?;
+    let id = draft.id.clone();
+    let queued = carnet.submit_request(&id)?;
+    println!(
+        "   request {id}: {} (saved on this phone; it will be sent at the next sync)",
+        queued.state.name().as_str()
+    );
+
+    sync_and_show(carnet, &id).await?;
+    println!("\n== the reviewer returns it, saying why");
+    review(insurer, &id, "return", &[RETURN_REASON]).await?;
+    sync_and_show(carnet, &id).await?;
+
+    println!("\n== the member attaches the signed certificate and resubmits");
+    let signed = carnet.add_attachment(&scan(2)?, MediaType::Png, "certificado-firmado.png")?;
+    carnet.update_request_draft(&id, leave(signed))?;
+    let resubmitted = carnet.submit_request(&id)?;
+    println!(
+        "   {} as revision {}",
+        resubmitted.state.name().as_str(),
+        resubmitted.revision
+    );
+    sync_and_show(carnet, &id).await?;
+    println!("\n== the reviewer approves it");
+    review(insurer, &id, "approve", &[]).await?;
+    sync_and_show(carnet, &id).await?;
     Ok(())
+}
+
+/// Syncs and prints the summary and the request's state.
+async fn sync_and_show(carnet: &Carnet, id: &RequestId) -> Result<(), Box<dyn std::error::Error>> {
+    let report = carnet.sync().await?;
+    println!(
+        "   synced: {} request(s) sent, {} bytes of files, {} status change(s) applied, {} failed",
+        report.requests_uploaded,
+        report.attachments_uploaded,
+        report.status_changes_applied,
+        report.requests_failed.len()
+    );
+    let state = carnet
+        .request(id)?
+        .map(|request| request.state)
+        .ok_or("the request is no longer on this phone")?;
+    match &state {
+        RequestState::Returned { reasons } | RequestState::Rejected { reasons } => {
+            println!("   {}: {}", state.name().as_str(), reasons.join("; "));
+        }
+        _ => println!("   the leave is {}", state.name().as_str()),
+    }
+    Ok(())
+}
+
+/// `POST /v1/admin/requests/{id}/review` with the insurer's admin key.
+async fn review(
+    insurer: &RunningInsurer,
+    id: &RequestId,
+    action: &str,
+    reasons: &[&str],
+) -> Result<(), ReviewError> {
+    let tls = carnet_core::api::client_config(Some(insurer.ca_cert_pem()), false, &[])?;
+    let client = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .https_only(true)
+        .timeout(std::time::Duration::from_secs(10))
+        .build()?;
+    let response = client
+        .post(format!("{}/v1/admin/requests/{id}/review", insurer.url()))
+        .bearer_auth(insurer.admin_key())
+        .json(&serde_json::json!({ "action": action, "reasons": reasons }))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(ReviewError::Refused(response.status()));
+    }
+    Ok(())
+}
+
+/// A small grey PNG standing in for a photographed certificate; `seed`
+/// makes each one different (a different file, a different hash).
+fn scan(seed: u8) -> Result<Vec<u8>, png::EncodingError> {
+    const SIDE: u32 = 48;
+    let pixels: Vec<u8> = (0..SIDE * SIDE)
+        .map(|i| ((i % SIDE) as u8).wrapping_mul(5) ^ ((i / SIDE) as u8).wrapping_add(seed))
+        .collect();
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, SIDE, SIDE);
+        encoder.set_color(png::ColorType::Grayscale);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(&pixels)?;
+    }
+    Ok(bytes)
 }
 
 fn format_unix(seconds: i64) -> String {
