@@ -97,6 +97,7 @@ set +e
 CARNET_SERVER_URL="$server_url" \
 CARNET_CA_PEM="$ca_path" \
 CARNET_BACKEND_LOG="$backend_log" \
+CARNET_ADMIN_KEY_FILE="$scratch/insurer/admin-key.txt" \
     java -Djna.library.path="$scratch/lib" \
     -cp "$jar:$kotlin_lib/kotlin-stdlib.jar:$deps_cp" \
     org.carnet.tests.MainKt

@@ -9,10 +9,12 @@ use carnet_core::api::{ApiError, TransportFailure};
 use carnet_core::credential::CredentialError;
 use carnet_core::credential::pin::PinError;
 use carnet_core::device::SignerError;
+use carnet_core::requests::{AttachmentError, OutboxError, TransitionError};
 use carnet_core::token::TokenError;
 use carnet_core::vault::{KeyStoreError as CoreKeyStoreError, VaultError};
 
 use crate::records::RegistrationField;
+use crate::requests::{RequestAction, RequestFieldProblem};
 
 /// Anything a `Carnet` call can fail with. `code()` gives a stable
 /// snake_case code for each variant; the apps localise by it.
@@ -154,6 +156,74 @@ pub enum CarnetError {
     /// Offline tokens are not set up on this device yet: sync once online.
     #[error("offline tokens are not set up yet")]
     NoTokenSecret,
+    /// The sync gave up after `attempts` transient failures in a row with no
+    /// answer (no network, timeouts). Everything is kept on the phone;
+    /// schedule another sync, not before `retry_after_seconds` when known.
+    /// Its code is `offline`: for the member it is that same situation (same
+    /// message, same retry), with what the scheduler needs on top.
+    #[error("the insurer could not be reached after {attempts} attempt(s)")]
+    SyncOffline {
+        /// Failed attempts in a row before giving up.
+        attempts: u32,
+        /// How long the server asked to wait earlier (`Retry-After`), if it did.
+        retry_after_seconds: Option<u64>,
+    },
+    /// The sync gave up after `attempts` transient failures in a row, the
+    /// insurer answering 5xx (overloaded, maintenance). As `SyncOffline`;
+    /// its code is `server_unavailable`.
+    #[error("the insurer was unavailable for {attempts} attempt(s)")]
+    SyncServerUnavailable {
+        /// Failed attempts in a row before giving up.
+        attempts: u32,
+        /// How long the server asked to wait (`Retry-After`), if it did.
+        retry_after_seconds: Option<u64>,
+    },
+    /// The sync was stopped through its `SyncCancelHandle`. What the insurer
+    /// had confirmed is recorded; the next sync continues from there.
+    #[error("the sync was cancelled")]
+    SyncCancelled,
+    /// The request cannot be queued as it is: every problem, one per field,
+    /// in form order. It stays as it was (draft or returned).
+    #[error("the request has {} field(s) to correct", problems.len())]
+    RequestInvalid {
+        /// The fields to correct (paths and problem codes, never values).
+        problems: Vec<RequestFieldProblem>,
+    },
+    /// The request cannot be edited in its state (only drafts and returned
+    /// requests can; recall a queued one first).
+    #[error("a {state} request cannot be edited")]
+    RequestNotEditable {
+        /// The state it is in, as a wire name (`queued`, `sent`,
+        /// `approved`...; `RequestStateName` in snake_case). A string, like
+        /// every field of this enum, so that the error stays plain data.
+        state: String,
+    },
+    /// The action does not apply in the request's state (e.g. recall a
+    /// request already sent, submit an approved one).
+    #[error("cannot {action} a {state} request")]
+    RequestActionRefused {
+        /// The state it is in, as a wire name (`draft`, `sent`...).
+        state: String,
+        /// What was attempted: `edit`, `submit`, `recall`, or
+        /// `insurer_update` (not a member action).
+        action: String,
+    },
+    /// The file has no bytes.
+    #[error("the file is empty")]
+    AttachmentEmpty,
+    /// The file is larger than `max_bytes`.
+    #[error("the file is larger than {max_bytes} bytes")]
+    AttachmentTooLarge {
+        /// The limit, in bytes (20 MiB).
+        max_bytes: u64,
+    },
+    /// Not a JPEG, PNG, HEIC, WebP or PDF.
+    #[error("this kind of file cannot be attached")]
+    AttachmentTypeUnsupported,
+    /// The file name is empty, too long, or has `/`, `\\` or control
+    /// characters.
+    #[error("the file name is not usable")]
+    AttachmentNameInvalid,
     /// A bug or a state the app cannot act on. `what` is a fixed, non-personal
     /// category for bug reports, not for display.
     #[error("unexpected error ({what})")]
@@ -174,8 +244,11 @@ impl CarnetError {
 }
 
 impl CarnetError {
-    /// Every code, in declaration order (for tests and documentation).
-    pub const CODES: [&'static str; 36] = [
+    /// Every code, in declaration order of the variants that first give
+    /// it (for tests and documentation). `SyncOffline` and
+    /// `SyncServerUnavailable` have no codes of their own: they report
+    /// `offline` and `server_unavailable`.
+    pub const CODES: [&'static str; 44] = [
         "invalid_registration",
         "wrong_credentials",
         "email_not_confirmed",
@@ -211,6 +284,14 @@ impl CarnetError {
         "qr_rejected",
         "token_limit_reached",
         "no_token_secret",
+        "sync_cancelled",
+        "request_invalid",
+        "request_not_editable",
+        "request_action_refused",
+        "attachment_empty",
+        "attachment_too_large",
+        "attachment_type_unsupported",
+        "attachment_name_invalid",
         "unexpected",
     ];
 
@@ -252,11 +333,21 @@ impl CarnetError {
             Self::QrRejected { .. } => "qr_rejected",
             Self::TokenLimitReached { .. } => "token_limit_reached",
             Self::NoTokenSecret => "no_token_secret",
+            Self::SyncOffline { .. } => "offline",
+            Self::SyncServerUnavailable { .. } => "server_unavailable",
+            Self::SyncCancelled => "sync_cancelled",
+            Self::RequestInvalid { .. } => "request_invalid",
+            Self::RequestNotEditable { .. } => "request_not_editable",
+            Self::RequestActionRefused { .. } => "request_action_refused",
+            Self::AttachmentEmpty => "attachment_empty",
+            Self::AttachmentTooLarge { .. } => "attachment_too_large",
+            Self::AttachmentTypeUnsupported => "attachment_type_unsupported",
+            Self::AttachmentNameInvalid => "attachment_name_invalid",
             Self::Unexpected { .. } => "unexpected",
         }
     }
 
-    fn unexpected(what: &str) -> Self {
+    pub(crate) fn unexpected(what: &str) -> Self {
         Self::Unexpected {
             what: what.to_owned(),
         }
@@ -299,6 +390,13 @@ impl From<carnet_core::Error> for CarnetError {
             E::Credential(error) => error.into(),
             E::Token(error) => error.into(),
             E::NoTokenSecret => Self::NoTokenSecret,
+            E::Outbox(error) => error.into(),
+            E::SyncCancelled => Self::SyncCancelled,
+            E::SyncOffline {
+                attempts,
+                retry_after_seconds,
+                last,
+            } => Self::sync_offline(attempts, retry_after_seconds, last),
         }
     }
 }
@@ -406,6 +504,88 @@ impl From<ApiError> for CarnetError {
             ApiError::Server { .. } => Self::ServerUnavailable,
             ApiError::MalformedResponse { .. } => Self::InvalidServerResponse,
             ApiError::Config(_) => Self::InvalidConfig,
+            // The single-call form; a sync retries these itself and ends
+            // with `SyncOffline`, which carries the delay.
+            ApiError::Unavailable { .. } => Self::ServerUnavailable,
+            // Only the request-sync endpoints answer it, and the sync engine
+            // handles it per request (`SyncReport.requests_failed`): if one
+            // ever surfaces, it is the insurer's bug, named by its code.
+            ApiError::Unprocessable { code, .. } => Self::unexpected_status(422, &code),
+        }
+    }
+}
+
+impl CarnetError {
+    /// The sync's give-up. A rate limit stays `RateLimited` (its message
+    /// already carries the wait); a failure that is not about reaching the
+    /// insurer at all (not produced by the engine today) maps as itself.
+    fn sync_offline(attempts: u32, retry_after_seconds: Option<u64>, last: ApiError) -> Self {
+        match last {
+            ApiError::Transport {
+                failure:
+                    TransportFailure::Connect
+                    | TransportFailure::Timeout
+                    | TransportFailure::Interrupted,
+            } => Self::SyncOffline {
+                attempts,
+                retry_after_seconds,
+            },
+            ApiError::RateLimited {
+                retry_after_seconds: last_wait,
+            } => Self::RateLimited {
+                retry_after_seconds: retry_after_seconds.or(last_wait),
+            },
+            ApiError::Server { .. } | ApiError::Unavailable { .. } => Self::SyncServerUnavailable {
+                attempts,
+                retry_after_seconds,
+            },
+            other => other.into(),
+        }
+    }
+}
+
+impl From<OutboxError> for CarnetError {
+    fn from(error: OutboxError) -> Self {
+        match error {
+            OutboxError::Invalid(problems) => Self::RequestInvalid {
+                problems: problems.iter().map(RequestFieldProblem::from).collect(),
+            },
+            OutboxError::NotFound => Self::NotFound,
+            OutboxError::Transition(TransitionError::NotEditable { state }) => {
+                Self::RequestNotEditable {
+                    state: state.as_str().to_owned(),
+                }
+            }
+            OutboxError::Transition(TransitionError::NotAllowed { state, event }) => {
+                Self::RequestActionRefused {
+                    state: state.as_str().to_owned(),
+                    action: RequestAction::from(event).as_str().to_owned(),
+                }
+            }
+            // The app sent a form of another kind for an existing request:
+            // a bug in the app, not something the member can correct.
+            OutboxError::KindChanged => Self::unexpected("request_kind_changed"),
+            OutboxError::UnknownRevision { .. } => Self::unexpected("request_unknown_revision"),
+            OutboxError::Attachment(error) => error.into(),
+            OutboxError::Vault(error) => error.into(),
+            OutboxError::Random(_) => Self::unexpected("random_source"),
+            // OutboxError is non_exhaustive: a new variant is unexpected
+            // until it is mapped here.
+            _ => Self::unexpected("outbox"),
+        }
+    }
+}
+
+impl From<AttachmentError> for CarnetError {
+    fn from(error: AttachmentError) -> Self {
+        match error {
+            AttachmentError::Empty => Self::AttachmentEmpty,
+            AttachmentError::TooLarge { max_bytes } => Self::AttachmentTooLarge { max_bytes },
+            AttachmentError::UnsupportedMediaType => Self::AttachmentTypeUnsupported,
+            AttachmentError::InvalidFileName => Self::AttachmentNameInvalid,
+            // Hashes are made by the core; a bad one is a bug.
+            AttachmentError::InvalidHash => Self::unexpected("attachment_hash"),
+            AttachmentError::HashMismatch => Self::unexpected("attachment_hash_mismatch"),
         }
     }
 }
@@ -519,6 +699,29 @@ impl From<DeviceSignerError> for SignerError {
             DeviceSignerError::Locked => Self::Locked,
             DeviceSignerError::KeyLost => Self::KeyLost,
             DeviceSignerError::Failed { reason } => Self::Failed(reason),
+        }
+    }
+}
+
+/// Why the app's progress listener failed. Progress is advisory: the sync
+/// ignores it and goes on. Declared (rather than a bare `()` return) so that
+/// an exception thrown by the listener comes back as a value: for a method
+/// without an error type UniFFI panics instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum SyncProgressError {
+    /// The listener threw; `reason` is not kept or logged (it may quote the
+    /// app's state).
+    #[error("the progress listener failed")]
+    Failed {
+        /// What the app said.
+        reason: String,
+    },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for SyncProgressError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Failed {
+            reason: error.reason,
         }
     }
 }
@@ -822,6 +1025,19 @@ mod tests {
             },
             CarnetError::TokenLimitReached { available_at: 0 },
             CarnetError::NoTokenSecret,
+            CarnetError::SyncCancelled,
+            CarnetError::RequestInvalid { problems: vec![] },
+            CarnetError::RequestNotEditable {
+                state: "sent".into(),
+            },
+            CarnetError::RequestActionRefused {
+                state: "sent".into(),
+                action: "recall".into(),
+            },
+            CarnetError::AttachmentEmpty,
+            CarnetError::AttachmentTooLarge { max_bytes: 1 },
+            CarnetError::AttachmentTypeUnsupported,
+            CarnetError::AttachmentNameInvalid,
             CarnetError::unexpected("x"),
         ];
         let codes: Vec<String> = samples.iter().map(CarnetError::code).collect();
@@ -836,6 +1052,162 @@ mod tests {
                 "{code}"
             );
         }
+    }
+
+    #[test]
+    fn a_sync_that_gives_up_says_offline_or_server_unavailable_with_the_wait() {
+        let connect = ApiError::Transport {
+            failure: TransportFailure::Connect,
+        };
+        let gave_up = |retry_after_seconds, last| {
+            map(E::SyncOffline {
+                attempts: 6,
+                retry_after_seconds,
+                last,
+            })
+        };
+        let offline = gave_up(None, connect);
+        assert_eq!(
+            offline,
+            CarnetError::SyncOffline {
+                attempts: 6,
+                retry_after_seconds: None,
+            }
+        );
+        assert_eq!(offline.code(), "offline");
+        let busy = gave_up(
+            Some(120),
+            ApiError::Unavailable {
+                status: 503,
+                retry_after_seconds: 120,
+            },
+        );
+        assert_eq!(
+            busy,
+            CarnetError::SyncServerUnavailable {
+                attempts: 6,
+                retry_after_seconds: Some(120),
+            }
+        );
+        assert_eq!(busy.code(), "server_unavailable");
+        assert_eq!(
+            gave_up(None, ApiError::Server { status: 502 }).code(),
+            "server_unavailable"
+        );
+        assert_eq!(
+            gave_up(
+                Some(40),
+                ApiError::RateLimited {
+                    retry_after_seconds: Some(40)
+                }
+            ),
+            CarnetError::RateLimited {
+                retry_after_seconds: Some(40)
+            }
+        );
+        assert_eq!(map(E::SyncCancelled), CarnetError::SyncCancelled);
+        // The single-call forms of the new API errors.
+        assert_eq!(
+            api(ApiError::Unavailable {
+                status: 503,
+                retry_after_seconds: 5
+            }),
+            CarnetError::ServerUnavailable
+        );
+        assert_eq!(
+            api(ApiError::Unprocessable {
+                code: code("invalid_field"),
+                fields: vec![code("workplace")],
+            }),
+            CarnetError::unexpected("http_422:invalid_field")
+        );
+    }
+
+    #[test]
+    fn outbox_errors_map_to_what_the_member_can_act_on() {
+        use carnet_core::requests::{EventName, FieldProblem, RequestField, StateName};
+        let outbox = |error: OutboxError| map(E::Outbox(error));
+        assert_eq!(
+            outbox(OutboxError::Invalid(vec![
+                FieldProblem::Missing {
+                    field: RequestField::MedicalCertificate
+                },
+                FieldProblem::EndBeforeStart,
+            ])),
+            CarnetError::RequestInvalid {
+                problems: vec![
+                    RequestFieldProblem {
+                        field: "medical_certificate".into(),
+                        code: "missing".into(),
+                        limits: vec![],
+                    },
+                    RequestFieldProblem {
+                        field: "end".into(),
+                        code: "end_before_start".into(),
+                        limits: vec![],
+                    },
+                ],
+            }
+        );
+        assert_eq!(outbox(OutboxError::NotFound), CarnetError::NotFound);
+        assert_eq!(
+            outbox(OutboxError::Transition(TransitionError::NotEditable {
+                state: StateName::Queued
+            })),
+            CarnetError::RequestNotEditable {
+                state: "queued".into()
+            }
+        );
+        assert_eq!(
+            outbox(OutboxError::Transition(TransitionError::NotAllowed {
+                state: StateName::Sent,
+                event: EventName::Recall,
+            })),
+            CarnetError::RequestActionRefused {
+                state: "sent".into(),
+                action: "recall".into(),
+            }
+        );
+        assert_eq!(
+            outbox(OutboxError::KindChanged),
+            CarnetError::unexpected("request_kind_changed")
+        );
+        assert_eq!(
+            outbox(OutboxError::UnknownRevision {
+                reported: 3,
+                latest: 2
+            }),
+            CarnetError::unexpected("request_unknown_revision")
+        );
+        assert_eq!(
+            outbox(OutboxError::Vault(VaultError::InUse)),
+            CarnetError::VaultInUse
+        );
+        let attachment = |error: AttachmentError| outbox(OutboxError::Attachment(error));
+        assert_eq!(
+            attachment(AttachmentError::Empty),
+            CarnetError::AttachmentEmpty
+        );
+        assert_eq!(
+            attachment(AttachmentError::TooLarge {
+                max_bytes: 20 << 20
+            }),
+            CarnetError::AttachmentTooLarge {
+                max_bytes: 20 << 20
+            }
+        );
+        assert_eq!(
+            attachment(AttachmentError::UnsupportedMediaType),
+            CarnetError::AttachmentTypeUnsupported
+        );
+        assert_eq!(
+            attachment(AttachmentError::InvalidFileName),
+            CarnetError::AttachmentNameInvalid
+        );
+        assert_eq!(
+            attachment(AttachmentError::HashMismatch),
+            CarnetError::unexpected("attachment_hash_mismatch")
+        );
     }
 
     #[test]

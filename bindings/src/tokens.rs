@@ -1,5 +1,6 @@
 //! Consult tokens and the sync that brings in their use and the pharmacy
-//! transactions. Thin mirrors of the core; no logic.
+//! transactions (and, since the outbox, the requests: see [`crate::sync`]).
+//! Thin mirrors of the core; no logic.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use carnet_core::token::{Origin, Status, TokenRecord};
 
 use crate::carnet::{Carnet, run};
 use crate::error::CarnetError;
+use crate::sync::FailedUpload;
 
 /// What became of a token.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
@@ -110,7 +112,9 @@ impl From<carnet_core::model::Transaction> for Transaction {
     }
 }
 
-/// What a sync brought in.
+/// What a sync brought in and sent out. The request counters come last and
+/// default to zero/empty, so code that builds a report (tests, fakes) with
+/// the first three fields keeps compiling.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SyncReport {
     /// Tokens newly seen as used.
@@ -119,14 +123,42 @@ pub struct SyncReport {
     pub new_transactions: u32,
     /// Whether tokens are disabled (100 wrong codes in a row).
     pub tokens_disabled: bool,
+    /// Requests (revisions) the insurer acknowledged in this sync.
+    #[uniffi(default)]
+    pub requests_uploaded: u32,
+    /// Attachment bytes the insurer newly accepted in this sync.
+    #[uniffi(default)]
+    pub attachment_bytes_uploaded: u64,
+    /// Request status changes that changed a request on this phone.
+    #[uniffi(default)]
+    pub status_changes_applied: u32,
+    /// Status changes read from the insurer, applied or not.
+    #[uniffi(default)]
+    pub status_changes_pulled: u32,
+    /// Requests the insurer refused, each with why; they stay queued.
+    #[uniffi(default)]
+    pub requests_failed: Vec<FailedUpload>,
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 impl From<carnet_core::SyncReport> for SyncReport {
     fn from(report: carnet_core::SyncReport) -> Self {
         Self {
-            tokens_used: u32::try_from(report.tokens_used).unwrap_or(u32::MAX),
-            new_transactions: u32::try_from(report.new_transactions).unwrap_or(u32::MAX),
+            tokens_used: count(report.tokens_used),
+            new_transactions: count(report.new_transactions),
             tokens_disabled: report.tokens_disabled,
+            requests_uploaded: count(report.requests_uploaded),
+            attachment_bytes_uploaded: report.attachments_uploaded,
+            status_changes_applied: count(report.status_changes_applied),
+            status_changes_pulled: count(report.status_changes_pulled),
+            requests_failed: report
+                .requests_failed
+                .into_iter()
+                .map(FailedUpload::from)
+                .collect(),
         }
     }
 }
@@ -181,7 +213,9 @@ impl Carnet {
             .collect())
     }
 
-    /// Brings in token use and new pharmacy transactions.
+    /// The full sync without progress or cancel handle: queued requests up,
+    /// request statuses down, then token use and new pharmacy
+    /// transactions. See `sync_requests`.
     pub async fn sync(self: Arc<Self>) -> Result<SyncReport, CarnetError> {
         let inner = self.inner.clone();
         run(async move { inner.sync().await })

@@ -3,7 +3,8 @@
 //
 // Environment: CARNET_SERVER_URL (https://localhost:PORT), CARNET_CA_PEM
 // (path of the backend's CA certificate), CARNET_BACKEND_LOG (the backend's
-// log, where it prints e-mail confirmation codes).
+// log, where it prints e-mail confirmation codes), CARNET_ADMIN_KEY_FILE (the
+// reviewer's admin key, for RequestTests.kt).
 package org.carnet.tests
 
 import java.io.File
@@ -114,6 +115,7 @@ fun main() {
     val harness = Harness()
     qrTests(harness)
     tokenTests(harness)
+    requestTests(harness)
 
     harness.test("error codes are stable strings from Rust") {
         val codes = listOf(
@@ -177,7 +179,11 @@ fun main() {
         expectEquals("3456", account.cardLast4, "card last 4")
         expectEquals("1980-02-29", account.birthDate, "birth date")
         expectEquals(enrolment.memberId, account.memberId, "member id of account and certificate")
-        expectEquals(account.coverage, enrolment.coverage, "coverage of account and certificate")
+        // The certificate carries the plan's code (short, for the QR), the
+        // account the plan's name; the rest is the same coverage.
+        expectEquals(account.coverage.region, enrolment.coverage.region, "region of account and certificate")
+        expectEquals(account.coverage.validUntil, enrolment.coverage.validUntil, "coverage end of account and certificate")
+        expect(enrolment.coverage.plan.isNotEmpty()) { "no plan code in the certificate" }
         expect(account.coverage.plan.isNotEmpty()) { "no plan" }
 
         val devices = phone.devices()

@@ -40,7 +40,7 @@ struct SessionView: View {
                     .tabItem { Label(tr("nav_qr"), systemImage: "qrcode") }
                 TokenView(model: TokenScreenModel(carnet: carnet))
                     .tabItem { Label(tr("nav_tokens"), systemImage: "number") }
-                RequestsView(model: RequestsListModel(port: RequestsNotBound()))
+                RequestsView(model: RequestsListModel(port: CarnetRequestsPort(carnet: carnet)))
                     .tabItem { Label(tr("nav_requests"), systemImage: "tray.full") }
                 AccountView(model: AccountModel(carnet: carnet))
                     .tabItem { Label(tr("nav_account"), systemImage: "person") }

@@ -1,6 +1,6 @@
-// Requests (leave, remote care, claims): Requests.kt in Swift. The core's
-// requests API is not generated yet; these types mirror the core's so that
-// binding it is one adapter conforming to RequestsPort.
+// Requests (leave, continuity, remote care, claims): Requests.kt in Swift.
+// These types mirror the core's in the shape the screens edit; the adapter
+// over the generated API is CarnetRequestsPort (CarnetRequests.swift).
 import Foundation
 
 public enum RequestKind: String, CaseIterable {
@@ -58,10 +58,36 @@ public struct SyncProgress: Equatable {
     public let total: Int
 }
 
+/// The explicit cancel handle (UniFFI does not cancel Rust futures); the
+/// adapter forwards `cancel()` to the core's SyncCancelHandle via `onCancel`.
 public final class RequestSyncHandle: @unchecked Sendable {
-    public private(set) var cancelled = false
+    private let lock = NSLock()
+    private var _cancelled = false
+    private var actions: [() -> Void] = []
     public init() {}
-    public func cancel() { cancelled = true }
+
+    public var cancelled: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return _cancelled
+    }
+
+    /// Idempotent; callable from any thread.
+    public func cancel() {
+        lock.lock()
+        _cancelled = true
+        let run = actions
+        lock.unlock()
+        run.forEach { $0() }
+    }
+
+    /// Runs `action` on `cancel()`, or at once if already cancelled.
+    public func onCancel(_ action: @escaping () -> Void) {
+        lock.lock()
+        actions.append(action)
+        let now = _cancelled
+        lock.unlock()
+        if now { action() }
+    }
 }
 
 public protocol RequestsPort {
@@ -70,24 +96,6 @@ public protocol RequestsPort {
     func submit(id: String) async throws
     func list() async throws -> (requests: [RequestSummary], unreadable: Int)
     func sync(_ handle: RequestSyncHandle, progress: @escaping (SyncProgress) -> Void) async throws
-}
-
-/// Until the API is generated: an empty list, and saving says it did not save.
-public struct RequestsNotBound: RequestsPort {
-    public init() {}
-    public func addAttachment(_ bytes: Data, mediaType: String, fileName: String) async throws -> AttachmentRef {
-        throw CarnetError.Unexpected(what: "requests_not_bound")
-    }
-    public func saveDraft(id: String?, draft: RequestDraft) async throws -> String {
-        throw CarnetError.Unexpected(what: "requests_not_bound")
-    }
-    public func submit(id: String) async throws {
-        throw CarnetError.Unexpected(what: "requests_not_bound")
-    }
-    public func list() async throws -> (requests: [RequestSummary], unreadable: Int) {
-        ([], 0)
-    }
-    public func sync(_ handle: RequestSyncHandle, progress: @escaping (SyncProgress) -> Void) async throws {}
 }
 
 @MainActor

@@ -487,6 +487,22 @@ fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -496,6 +512,22 @@ fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     }
 
     public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
+    typealias FfiType = Int32
+    typealias SwiftType = Int32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int32, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -714,6 +746,66 @@ public protocol CarnetProtocol: AnyObject, Sendable {
     func unlockCredentialWithBiometric() throws 
     
     /**
+     * Stores a photo or scan in the vault (once per content; at most 20
+     * MiB; `media_type` is the MIME type the picker reports) and returns
+     * the reference to put in a form. Refusals: `AttachmentEmpty`,
+     * `AttachmentTooLarge`, `AttachmentTypeUnsupported`,
+     * `AttachmentNameInvalid`.
+     */
+    func addAttachment(bytes: Data, mediaType: String, fileName: String) async throws  -> AttachmentRef
+    
+    /**
+     * Takes a queued request back to a draft (a resubmitted one back to
+     * returned) so the member can edit it; safe during a sync. Once sent:
+     * `RequestActionRefused`.
+     */
+    func recallRequest(id: String) async throws  -> MemberRequest
+    
+    /**
+     * One request, or null when it is not on this phone.
+     */
+    func request(id: String) async throws  -> MemberRequest?
+    
+    /**
+     * Every request on this phone, in creation order, with the count of
+     * records that could not be read.
+     */
+    func requests() async throws  -> RequestListing
+    
+    /**
+     * Saves a new request as a draft (incomplete forms are fine) and
+     * returns it with its id. On disk when this returns. A date that is
+     * not `YYYY-MM-DD` or a reference not made by `add_attachment` is
+     * `RequestInvalid` (nothing saved).
+     */
+    func saveRequestDraft(form: RequestForm) async throws  -> MemberRequest
+    
+    /**
+     * Checks a draft or returned request and queues it for the next sync
+     * (no network here). Every problem comes back at once
+     * (`RequestInvalid`); the request is then unchanged.
+     */
+    func submitRequest(id: String) async throws  -> MemberRequest
+    
+    /**
+     * Replaces the form of a draft or returned request (a new revision).
+     * Other states: `RequestNotEditable` (recall a queued request first);
+     * another kind of form: `Unexpected`.
+     */
+    func updateRequestDraft(id: String, form: RequestForm) async throws  -> MemberRequest
+    
+    /**
+     * The full sync (queued requests and their files up, request statuses
+     * down, then token use and pharmacy transactions), with progress and
+     * an explicit cancel handle. `progress` is called from a Rust thread.
+     * Transient failures are retried with backoff; after several in a row
+     * the sync ends with `SyncOffline` (everything kept). `cancel` ends it
+     * with `SyncCancelled`. One sync at a time: a second call waits for
+     * the running one (cancellable while it waits).
+     */
+    func syncRequests(progress: SyncProgressListener?, cancel: SyncCancelHandle?) async throws  -> SyncReport
+    
+    /**
      * A consult token made on the phone, without network.
      */
     func offlineToken(practice: String?) async throws  -> ConsultToken
@@ -729,7 +821,9 @@ public protocol CarnetProtocol: AnyObject, Sendable {
     func requestToken(practice: String?) async throws  -> ConsultToken
     
     /**
-     * Brings in token use and new pharmacy transactions.
+     * The full sync without progress or cancel handle: queued requests up,
+     * request statuses down, then token use and new pharmacy
+     * transactions. See `sync_requests`.
      */
     func sync() async throws  -> SyncReport
     
@@ -1109,6 +1203,178 @@ open func unlockCredentialWithBiometric()throws   {try rustCallWithError(FfiConv
 }
     
     /**
+     * Stores a photo or scan in the vault (once per content; at most 20
+     * MiB; `media_type` is the MIME type the picker reports) and returns
+     * the reference to put in a form. Refusals: `AttachmentEmpty`,
+     * `AttachmentTooLarge`, `AttachmentTypeUnsupported`,
+     * `AttachmentNameInvalid`.
+     */
+open func addAttachment(bytes: Data, mediaType: String, fileName: String)async throws  -> AttachmentRef  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_add_attachment(
+                        self.uniffiCloneHandle(),FfiConverterData.lower(bytes),FfiConverterString.lower(mediaType),FfiConverterString.lower(fileName)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeAttachmentRef_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Takes a queued request back to a draft (a resubmitted one back to
+     * returned) so the member can edit it; safe during a sync. Once sent:
+     * `RequestActionRefused`.
+     */
+open func recallRequest(id: String)async throws  -> MemberRequest  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_recall_request(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMemberRequest_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * One request, or null when it is not on this phone.
+     */
+open func request(id: String)async throws  -> MemberRequest?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_request(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionTypeMemberRequest.lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Every request on this phone, in creation order, with the count of
+     * records that could not be read.
+     */
+open func requests()async throws  -> RequestListing  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_requests(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRequestListing_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Saves a new request as a draft (incomplete forms are fine) and
+     * returns it with its id. On disk when this returns. A date that is
+     * not `YYYY-MM-DD` or a reference not made by `add_attachment` is
+     * `RequestInvalid` (nothing saved).
+     */
+open func saveRequestDraft(form: RequestForm)async throws  -> MemberRequest  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_save_request_draft(
+                        self.uniffiCloneHandle(),FfiConverterTypeRequestForm_lower(form)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMemberRequest_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Checks a draft or returned request and queues it for the next sync
+     * (no network here). Every problem comes back at once
+     * (`RequestInvalid`); the request is then unchanged.
+     */
+open func submitRequest(id: String)async throws  -> MemberRequest  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_submit_request(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMemberRequest_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * Replaces the form of a draft or returned request (a new revision).
+     * Other states: `RequestNotEditable` (recall a queued request first);
+     * another kind of form: `Unexpected`.
+     */
+open func updateRequestDraft(id: String, form: RequestForm)async throws  -> MemberRequest  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_update_request_draft(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterTypeRequestForm_lower(form)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMemberRequest_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
+     * The full sync (queued requests and their files up, request statuses
+     * down, then token use and pharmacy transactions), with progress and
+     * an explicit cancel handle. `progress` is called from a Rust thread.
+     * Transient failures are retried with backoff; after several in a row
+     * the sync ends with `SyncOffline` (everything kept). `cancel` ends it
+     * with `SyncCancelled`. One sync at a time: a second call waits for
+     * the running one (cancellable while it waits).
+     */
+open func syncRequests(progress: SyncProgressListener?, cancel: SyncCancelHandle?)async throws  -> SyncReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_carnet_ffi_fn_method_carnet_sync_requests(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeSyncProgressListener.lower(progress),FfiConverterOptionTypeSyncCancelHandle.lower(cancel)
+                )
+            },
+            pollFunc: ffi_carnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_carnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_carnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncReport_lift,
+            errorHandler: FfiConverterTypeCarnetError_lift
+        )
+}
+    
+    /**
      * A consult token made on the phone, without network.
      */
 open func offlineToken(practice: String?)async throws  -> ConsultToken  {
@@ -1166,7 +1432,9 @@ open func requestToken(practice: String?)async throws  -> ConsultToken  {
 }
     
     /**
-     * Brings in token use and new pharmacy transactions.
+     * The full sync without progress or cancel handle: queued requests up,
+     * request statuses down, then token use and new pharmacy
+     * transactions. See `sync_requests`.
      */
 open func sync()async throws  -> SyncReport  {
     return
@@ -1926,6 +2194,491 @@ public func FfiConverterTypeQrVerifier_lower(_ value: QrVerifier) -> UInt64 {
 
 
 
+
+
+/**
+ * Stops a running sync. Make one per sync: once cancelled it stays
+ * cancelled, and a sync given a cancelled handle stops at once.
+ */
+public protocol SyncCancelHandleProtocol: AnyObject, Sendable {
+    
+    /**
+     * Asks the sync to stop at its next await point (an HTTP call or a
+     * backoff wait is cut short). Returns at once; idempotent; callable
+     * from any thread.
+     */
+    func cancel() 
+    
+    /**
+     * Whether `cancel` was called.
+     */
+    func isCancelled()  -> Bool
+    
+}
+/**
+ * Stops a running sync. Make one per sync: once cancelled it stays
+ * cancelled, and a sync given a cancelled handle stops at once.
+ */
+open class SyncCancelHandle: SyncCancelHandleProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_synccancelhandle(self.handle, $0) }
+    }
+    /**
+     * A handle that is not cancelled.
+     */
+public convenience init() {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_constructor_synccancelhandle_new(uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_synccancelhandle(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Asks the sync to stop at its next await point (an HTTP call or a
+     * backoff wait is cut short). Returns at once; idempotent; callable
+     * from any thread.
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_synccancelhandle_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Whether `cancel` was called.
+     */
+open func isCancelled() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_synccancelhandle_is_cancelled(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncCancelHandle: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = SyncCancelHandle
+
+    public static func lift(_ handle: UInt64) throws -> SyncCancelHandle {
+        return SyncCancelHandle(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: SyncCancelHandle) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncCancelHandle {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SyncCancelHandle, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncCancelHandle_lift(_ handle: UInt64) throws -> SyncCancelHandle {
+    return try FfiConverterTypeSyncCancelHandle.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncCancelHandle_lower(_ value: SyncCancelHandle) -> UInt64 {
+    return FfiConverterTypeSyncCancelHandle.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives a sync's progress. Called from a Rust (tokio) thread, between
+ * the sync's steps, never from the app's main thread: post to the UI
+ * thread and return quickly. Whatever it throws is ignored (progress is
+ * advisory; it never stops the sync).
+ */
+public protocol SyncProgressListener: AnyObject, Sendable {
+    
+    /**
+     * The sync moved on. Returns whether to keep reporting: `false` stops
+     * the callbacks for the rest of this sync (the screen went away); the
+     * sync itself goes on. (A value rather than a unit return also keeps
+     * the generated Swift within what scripts/swift-syntax.py parses.)
+     */
+    func onProgress(progress: SyncProgressReport) throws  -> Bool
+    
+}
+/**
+ * Receives a sync's progress. Called from a Rust (tokio) thread, between
+ * the sync's steps, never from the app's main thread: post to the UI
+ * thread and return quickly. Whatever it throws is ignored (progress is
+ * advisory; it never stops the sync).
+ */
+open class SyncProgressListenerImpl: SyncProgressListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_carnet_ffi_fn_clone_syncprogresslistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_carnet_ffi_fn_free_syncprogresslistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The sync moved on. Returns whether to keep reporting: `false` stops
+     * the callbacks for the rest of this sync (the screen went away); the
+     * sync itself goes on. (A value rather than a unit return also keeps
+     * the generated Swift within what scripts/swift-syntax.py parses.)
+     */
+open func onProgress(progress: SyncProgressReport)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeSyncProgressError_lift) {
+        uniffiCallStatus in
+    uniffi_carnet_ffi_fn_method_syncprogresslistener_on_progress(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeSyncProgressReport_lower(progress),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceSyncProgressListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceSyncProgressListener = UniffiVTableCallbackInterfaceSyncProgressListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeSyncProgressListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface SyncProgressListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeSyncProgressListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface SyncProgressListener: handle missing in uniffiClone")
+            }
+        },
+        onProgress: { (
+            uniffiHandle: UInt64,
+            progress: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<Int8>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Bool in
+                guard let uniffiObj = try? FfiConverterTypeSyncProgressListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.onProgress(
+                     progress: try FfiConverterTypeSyncProgressReport_lift(progress)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterBool.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeSyncProgressError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceSyncProgressListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceSyncProgressListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitSyncProgressListener() {
+    uniffi_carnet_ffi_fn_init_callback_vtable_syncprogresslistener(UniffiCallbackInterfaceSyncProgressListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncProgressListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<SyncProgressListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = SyncProgressListener
+
+    public static func lift(_ handle: UInt64) throws -> SyncProgressListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SyncProgressListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: SyncProgressListener) -> UInt64 {
+         if let rustImpl = value as? SyncProgressListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncProgressListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SyncProgressListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncProgressListener_lift(_ handle: UInt64) throws -> SyncProgressListener {
+    return try FfiConverterTypeSyncProgressListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncProgressListener_lower(_ value: SyncProgressListener) -> UInt64 {
+    return FfiConverterTypeSyncProgressListener.lower(value)
+}
+
+
+
+
+/**
+ * Absenteeism leave. Anything may be empty in a draft.
+ */
+public struct AbsenteeismLeave: Equatable, Hashable {
+    /**
+     * Whose illness.
+     */
+    public var reason: LeaveReason?
+    /**
+     * First day of absence, `YYYY-MM-DD`.
+     */
+    public var start: String?
+    /**
+     * Last day of absence (inclusive), `YYYY-MM-DD`.
+     */
+    public var end: String?
+    /**
+     * The school or workplace.
+     */
+    public var workplace: String
+    /**
+     * The doctor's certificate; required to submit.
+     */
+    public var medicalCertificate: AttachmentRef?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Whose illness.
+         */reason: LeaveReason?, 
+        /**
+         * First day of absence, `YYYY-MM-DD`.
+         */start: String?, 
+        /**
+         * Last day of absence (inclusive), `YYYY-MM-DD`.
+         */end: String?, 
+        /**
+         * The school or workplace.
+         */workplace: String, 
+        /**
+         * The doctor's certificate; required to submit.
+         */medicalCertificate: AttachmentRef?) {
+        self.reason = reason
+        self.start = start
+        self.end = end
+        self.workplace = workplace
+        self.medicalCertificate = medicalCertificate
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AbsenteeismLeave: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAbsenteeismLeave: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AbsenteeismLeave {
+        return
+            try AbsenteeismLeave(
+                reason: FfiConverterOptionTypeLeaveReason.read(from: &buf), 
+                start: FfiConverterOptionString.read(from: &buf), 
+                end: FfiConverterOptionString.read(from: &buf), 
+                workplace: FfiConverterString.read(from: &buf), 
+                medicalCertificate: FfiConverterOptionTypeAttachmentRef.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AbsenteeismLeave, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeLeaveReason.write(value.reason, into: &buf)
+        FfiConverterOptionString.write(value.start, into: &buf)
+        FfiConverterOptionString.write(value.end, into: &buf)
+        FfiConverterString.write(value.workplace, into: &buf)
+        FfiConverterOptionTypeAttachmentRef.write(value.medicalCertificate, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAbsenteeismLeave_lift(_ buf: RustBuffer) throws -> AbsenteeismLeave {
+    return try FfiConverterTypeAbsenteeismLeave.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAbsenteeismLeave_lower(_ value: AbsenteeismLeave) -> RustBuffer {
+    return FfiConverterTypeAbsenteeismLeave.lower(value)
+}
+
+
 /**
  * The member's account as the insurer holds it.
  */
@@ -2046,6 +2799,99 @@ public func FfiConverterTypeAccount_lower(_ value: Account) -> RustBuffer {
 
 
 /**
+ * A stored photo or scan, as a form cites it: the bytes are in the vault
+ * under their SHA-256. Made by `Carnet.add_attachment`; put it in a form
+ * as it is.
+ */
+public struct AttachmentRef: Equatable, Hashable {
+    /**
+     * SHA-256 of the bytes, 64 lowercase hex digits.
+     */
+    public var sha256: String
+    /**
+     * Size in bytes.
+     */
+    public var size: UInt64
+    /**
+     * MIME type: `image/jpeg`, `image/png`, `image/heic`, `image/webp`
+     * or `application/pdf`.
+     */
+    public var mediaType: String
+    /**
+     * The file's name, shown back to the member.
+     */
+    public var fileName: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * SHA-256 of the bytes, 64 lowercase hex digits.
+         */sha256: String, 
+        /**
+         * Size in bytes.
+         */size: UInt64, 
+        /**
+         * MIME type: `image/jpeg`, `image/png`, `image/heic`, `image/webp`
+         * or `application/pdf`.
+         */mediaType: String, 
+        /**
+         * The file's name, shown back to the member.
+         */fileName: String) {
+        self.sha256 = sha256
+        self.size = size
+        self.mediaType = mediaType
+        self.fileName = fileName
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AttachmentRef: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAttachmentRef: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AttachmentRef {
+        return
+            try AttachmentRef(
+                sha256: FfiConverterString.read(from: &buf), 
+                size: FfiConverterUInt64.read(from: &buf), 
+                mediaType: FfiConverterString.read(from: &buf), 
+                fileName: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AttachmentRef, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.sha256, into: &buf)
+        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterString.write(value.mediaType, into: &buf)
+        FfiConverterString.write(value.fileName, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentRef_lift(_ buf: RustBuffer) throws -> AttachmentRef {
+    return try FfiConverterTypeAttachmentRef.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAttachmentRef_lower(_ value: AttachmentRef) -> RustBuffer {
+    return FfiConverterTypeAttachmentRef.lower(value)
+}
+
+
+/**
  * Where the member's data lives and which insurer to talk to.
  */
 public struct CarnetConfig: Equatable, Hashable {
@@ -2143,6 +2989,85 @@ public func FfiConverterTypeCarnetConfig_lift(_ buf: RustBuffer) throws -> Carne
 #endif
 public func FfiConverterTypeCarnetConfig_lower(_ value: CarnetConfig) -> RustBuffer {
     return FfiConverterTypeCarnetConfig.lower(value)
+}
+
+
+/**
+ * One expense of a claim.
+ */
+public struct ClaimItem: Equatable, Hashable {
+    /**
+     * What it was.
+     */
+    public var description: String
+    /**
+     * Amount paid in the currency's minor unit (cents); above zero.
+     */
+    public var amountCents: Int64
+    /**
+     * ISO 4217 code (`ARS`).
+     */
+    public var currency: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What it was.
+         */description: String, 
+        /**
+         * Amount paid in the currency's minor unit (cents); above zero.
+         */amountCents: Int64, 
+        /**
+         * ISO 4217 code (`ARS`).
+         */currency: String) {
+        self.description = description
+        self.amountCents = amountCents
+        self.currency = currency
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ClaimItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClaimItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClaimItem {
+        return
+            try ClaimItem(
+                description: FfiConverterString.read(from: &buf), 
+                amountCents: FfiConverterInt64.read(from: &buf), 
+                currency: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ClaimItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.description, into: &buf)
+        FfiConverterInt64.write(value.amountCents, into: &buf)
+        FfiConverterString.write(value.currency, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClaimItem_lift(_ buf: RustBuffer) throws -> ClaimItem {
+    return try FfiConverterTypeClaimItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClaimItem_lower(_ value: ClaimItem) -> RustBuffer {
+    return FfiConverterTypeClaimItem.lower(value)
 }
 
 
@@ -2252,6 +3177,85 @@ public func FfiConverterTypeConsultToken_lift(_ buf: RustBuffer) throws -> Consu
 #endif
 public func FfiConverterTypeConsultToken_lower(_ value: ConsultToken) -> RustBuffer {
     return FfiConverterTypeConsultToken.lower(value)
+}
+
+
+/**
+ * A substitute's yearly certificate of continuity.
+ */
+public struct ContinuityCertificate: Equatable, Hashable {
+    /**
+     * The school year (a calendar year).
+     */
+    public var schoolYear: Int32?
+    /**
+     * The school that issued it.
+     */
+    public var school: String
+    /**
+     * The certificate; required to submit.
+     */
+    public var certificate: AttachmentRef?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The school year (a calendar year).
+         */schoolYear: Int32?, 
+        /**
+         * The school that issued it.
+         */school: String, 
+        /**
+         * The certificate; required to submit.
+         */certificate: AttachmentRef?) {
+        self.schoolYear = schoolYear
+        self.school = school
+        self.certificate = certificate
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ContinuityCertificate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeContinuityCertificate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ContinuityCertificate {
+        return
+            try ContinuityCertificate(
+                schoolYear: FfiConverterOptionInt32.read(from: &buf), 
+                school: FfiConverterString.read(from: &buf), 
+                certificate: FfiConverterOptionTypeAttachmentRef.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ContinuityCertificate, into buf: inout [UInt8]) {
+        FfiConverterOptionInt32.write(value.schoolYear, into: &buf)
+        FfiConverterString.write(value.school, into: &buf)
+        FfiConverterOptionTypeAttachmentRef.write(value.certificate, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContinuityCertificate_lift(_ buf: RustBuffer) throws -> ContinuityCertificate {
+    return try FfiConverterTypeContinuityCertificate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContinuityCertificate_lower(_ value: ContinuityCertificate) -> RustBuffer {
+    return FfiConverterTypeContinuityCertificate.lower(value)
 }
 
 
@@ -2553,6 +3557,258 @@ public func FfiConverterTypeEnrolment_lower(_ value: Enrolment) -> RustBuffer {
 
 
 /**
+ * One request the insurer did not take in a sync.
+ */
+public struct FailedUpload: Equatable, Hashable {
+    /**
+     * The request's id.
+     */
+    public var requestId: String
+    /**
+     * The revision refused.
+     */
+    public var revision: UInt64
+    /**
+     * Why.
+     */
+    public var problem: UploadProblem
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The request's id.
+         */requestId: String, 
+        /**
+         * The revision refused.
+         */revision: UInt64, 
+        /**
+         * Why.
+         */problem: UploadProblem) {
+        self.requestId = requestId
+        self.revision = revision
+        self.problem = problem
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FailedUpload: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFailedUpload: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FailedUpload {
+        return
+            try FailedUpload(
+                requestId: FfiConverterString.read(from: &buf), 
+                revision: FfiConverterUInt64.read(from: &buf), 
+                problem: FfiConverterTypeUploadProblem.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FailedUpload, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.requestId, into: &buf)
+        FfiConverterUInt64.write(value.revision, into: &buf)
+        FfiConverterTypeUploadProblem.write(value.problem, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFailedUpload_lift(_ buf: RustBuffer) throws -> FailedUpload {
+    return try FfiConverterTypeFailedUpload.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFailedUpload_lower(_ value: FailedUpload) -> RustBuffer {
+    return FfiConverterTypeFailedUpload.lower(value)
+}
+
+
+/**
+ * A request on this phone: its summary and its form.
+ */
+public struct MemberRequest: Equatable, Hashable {
+    /**
+     * Made on the phone (32 hex digits); the id every call takes.
+     */
+    public var id: String
+    /**
+     * Which kind.
+     */
+    public var kind: RequestKind
+    /**
+     * Starts at 1; grows with every edit and every resubmission.
+     */
+    public var revision: UInt64
+    /**
+     * The newest revision the insurer acknowledged or reported on.
+     */
+    public var backendRevision: UInt64?
+    /**
+     * Where it is.
+     */
+    public var state: RequestStateName
+    /**
+     * The reviewer's reasons: for returned and rejected requests, and for
+     * a resubmitted one (the reasons it answers); empty otherwise.
+     */
+    public var reasons: [String]
+    /**
+     * Whether it waits on this phone for the next sync (queued or
+     * resubmitted).
+     */
+    public var waitingForUpload: Bool
+    /**
+     * Whether the member may edit it (draft or returned).
+     */
+    public var editable: Bool
+    /**
+     * What the member filled in.
+     */
+    public var form: RequestForm
+    /**
+     * First saved (Unix seconds).
+     */
+    public var createdAt: Int64
+    /**
+     * Last changed (Unix seconds).
+     */
+    public var updatedAt: Int64
+    /**
+     * Last submitted (Unix seconds), if ever.
+     */
+    public var submittedAt: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Made on the phone (32 hex digits); the id every call takes.
+         */id: String, 
+        /**
+         * Which kind.
+         */kind: RequestKind, 
+        /**
+         * Starts at 1; grows with every edit and every resubmission.
+         */revision: UInt64, 
+        /**
+         * The newest revision the insurer acknowledged or reported on.
+         */backendRevision: UInt64?, 
+        /**
+         * Where it is.
+         */state: RequestStateName, 
+        /**
+         * The reviewer's reasons: for returned and rejected requests, and for
+         * a resubmitted one (the reasons it answers); empty otherwise.
+         */reasons: [String], 
+        /**
+         * Whether it waits on this phone for the next sync (queued or
+         * resubmitted).
+         */waitingForUpload: Bool, 
+        /**
+         * Whether the member may edit it (draft or returned).
+         */editable: Bool, 
+        /**
+         * What the member filled in.
+         */form: RequestForm, 
+        /**
+         * First saved (Unix seconds).
+         */createdAt: Int64, 
+        /**
+         * Last changed (Unix seconds).
+         */updatedAt: Int64, 
+        /**
+         * Last submitted (Unix seconds), if ever.
+         */submittedAt: Int64?) {
+        self.id = id
+        self.kind = kind
+        self.revision = revision
+        self.backendRevision = backendRevision
+        self.state = state
+        self.reasons = reasons
+        self.waitingForUpload = waitingForUpload
+        self.editable = editable
+        self.form = form
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.submittedAt = submittedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MemberRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMemberRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MemberRequest {
+        return
+            try MemberRequest(
+                id: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeRequestKind.read(from: &buf), 
+                revision: FfiConverterUInt64.read(from: &buf), 
+                backendRevision: FfiConverterOptionUInt64.read(from: &buf), 
+                state: FfiConverterTypeRequestStateName.read(from: &buf), 
+                reasons: FfiConverterSequenceString.read(from: &buf), 
+                waitingForUpload: FfiConverterBool.read(from: &buf), 
+                editable: FfiConverterBool.read(from: &buf), 
+                form: FfiConverterTypeRequestForm.read(from: &buf), 
+                createdAt: FfiConverterInt64.read(from: &buf), 
+                updatedAt: FfiConverterInt64.read(from: &buf), 
+                submittedAt: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MemberRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeRequestKind.write(value.kind, into: &buf)
+        FfiConverterUInt64.write(value.revision, into: &buf)
+        FfiConverterOptionUInt64.write(value.backendRevision, into: &buf)
+        FfiConverterTypeRequestStateName.write(value.state, into: &buf)
+        FfiConverterSequenceString.write(value.reasons, into: &buf)
+        FfiConverterBool.write(value.waitingForUpload, into: &buf)
+        FfiConverterBool.write(value.editable, into: &buf)
+        FfiConverterTypeRequestForm.write(value.form, into: &buf)
+        FfiConverterInt64.write(value.createdAt, into: &buf)
+        FfiConverterInt64.write(value.updatedAt, into: &buf)
+        FfiConverterOptionInt64.write(value.submittedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemberRequest_lift(_ buf: RustBuffer) throws -> MemberRequest {
+    return try FfiConverterTypeMemberRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemberRequest_lower(_ value: MemberRequest) -> RustBuffer {
+    return FfiConverterTypeMemberRequest.lower(value)
+}
+
+
+/**
  * One code to show. The shell draws `modules` (cheap to pass) and shows
  * the next code at `refresh_at`.
  */
@@ -2792,7 +4048,489 @@ public func FfiConverterTypeRegistration_lower(_ value: Registration) -> RustBuf
 
 
 /**
- * What a sync brought in.
+ * A claim for expenses the member paid.
+ */
+public struct ReimbursementClaim: Equatable, Hashable {
+    /**
+     * Outpatient, inpatient or global.
+     */
+    public var claimKind: ClaimKind?
+    /**
+     * What was paid for; at least one to submit.
+     */
+    public var items: [ClaimItem]
+    /**
+     * Photos or scans of the receipts; at least one to submit.
+     */
+    public var receipts: [AttachmentRef]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Outpatient, inpatient or global.
+         */claimKind: ClaimKind?, 
+        /**
+         * What was paid for; at least one to submit.
+         */items: [ClaimItem], 
+        /**
+         * Photos or scans of the receipts; at least one to submit.
+         */receipts: [AttachmentRef]) {
+        self.claimKind = claimKind
+        self.items = items
+        self.receipts = receipts
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReimbursementClaim: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReimbursementClaim: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReimbursementClaim {
+        return
+            try ReimbursementClaim(
+                claimKind: FfiConverterOptionTypeClaimKind.read(from: &buf), 
+                items: FfiConverterSequenceTypeClaimItem.read(from: &buf), 
+                receipts: FfiConverterSequenceTypeAttachmentRef.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReimbursementClaim, into buf: inout [UInt8]) {
+        FfiConverterOptionTypeClaimKind.write(value.claimKind, into: &buf)
+        FfiConverterSequenceTypeClaimItem.write(value.items, into: &buf)
+        FfiConverterSequenceTypeAttachmentRef.write(value.receipts, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReimbursementClaim_lift(_ buf: RustBuffer) throws -> ReimbursementClaim {
+    return try FfiConverterTypeReimbursementClaim.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReimbursementClaim_lower(_ value: ReimbursementClaim) -> RustBuffer {
+    return FfiConverterTypeReimbursementClaim.lower(value)
+}
+
+
+/**
+ * Registration for care in another region.
+ */
+public struct RemoteCareRegistration: Equatable, Hashable {
+    /**
+     * Where the member is insured.
+     */
+    public var homeRegion: String
+    /**
+     * Where care is received; must differ from `home_region`.
+     */
+    public var destinationRegion: String
+    /**
+     * The hospital or clinic.
+     */
+    public var facility: String
+    /**
+     * First day covered, `YYYY-MM-DD`.
+     */
+    public var start: String?
+    /**
+     * Last day covered (inclusive), `YYYY-MM-DD`.
+     */
+    public var end: String?
+    /**
+     * Why.
+     */
+    public var reason: RemoteCareReason?
+    /**
+     * Free text; optional.
+     */
+    public var details: String
+    /**
+     * Supporting documents; optional.
+     */
+    public var attachments: [AttachmentRef]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Where the member is insured.
+         */homeRegion: String, 
+        /**
+         * Where care is received; must differ from `home_region`.
+         */destinationRegion: String, 
+        /**
+         * The hospital or clinic.
+         */facility: String, 
+        /**
+         * First day covered, `YYYY-MM-DD`.
+         */start: String?, 
+        /**
+         * Last day covered (inclusive), `YYYY-MM-DD`.
+         */end: String?, 
+        /**
+         * Why.
+         */reason: RemoteCareReason?, 
+        /**
+         * Free text; optional.
+         */details: String, 
+        /**
+         * Supporting documents; optional.
+         */attachments: [AttachmentRef]) {
+        self.homeRegion = homeRegion
+        self.destinationRegion = destinationRegion
+        self.facility = facility
+        self.start = start
+        self.end = end
+        self.reason = reason
+        self.details = details
+        self.attachments = attachments
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RemoteCareRegistration: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemoteCareRegistration: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RemoteCareRegistration {
+        return
+            try RemoteCareRegistration(
+                homeRegion: FfiConverterString.read(from: &buf), 
+                destinationRegion: FfiConverterString.read(from: &buf), 
+                facility: FfiConverterString.read(from: &buf), 
+                start: FfiConverterOptionString.read(from: &buf), 
+                end: FfiConverterOptionString.read(from: &buf), 
+                reason: FfiConverterOptionTypeRemoteCareReason.read(from: &buf), 
+                details: FfiConverterString.read(from: &buf), 
+                attachments: FfiConverterSequenceTypeAttachmentRef.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RemoteCareRegistration, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.homeRegion, into: &buf)
+        FfiConverterString.write(value.destinationRegion, into: &buf)
+        FfiConverterString.write(value.facility, into: &buf)
+        FfiConverterOptionString.write(value.start, into: &buf)
+        FfiConverterOptionString.write(value.end, into: &buf)
+        FfiConverterOptionTypeRemoteCareReason.write(value.reason, into: &buf)
+        FfiConverterString.write(value.details, into: &buf)
+        FfiConverterSequenceTypeAttachmentRef.write(value.attachments, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteCareRegistration_lift(_ buf: RustBuffer) throws -> RemoteCareRegistration {
+    return try FfiConverterTypeRemoteCareRegistration.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteCareRegistration_lower(_ value: RemoteCareRegistration) -> RustBuffer {
+    return FfiConverterTypeRemoteCareRegistration.lower(value)
+}
+
+
+/**
+ * One field to correct: where, and what is wrong. Never the value.
+ */
+public struct RequestFieldProblem: Equatable, Hashable {
+    /**
+     * The field's JSON path: `start`, `items[2].amount_cents`, `receipts`.
+     */
+    public var field: String
+    /**
+     * What is wrong, a stable code the apps localise as `problem_<code>`:
+     * `missing`, `too_long`, `too_many`, `end_before_start`,
+     * `period_too_long`, `school_year_out_of_range`, `same_region`,
+     * `amount_not_positive`, `invalid_currency`, `invalid_attachment`,
+     * `attachment_not_stored`, `invalid_date`.
+     */
+    public var code: String
+    /**
+     * The numbers the message needs, in order: `too_long` (max
+     * characters), `too_many` (max entries), `period_too_long` (max days),
+     * `school_year_out_of_range` (earliest, latest); empty otherwise.
+     */
+    public var limits: [Int64]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The field's JSON path: `start`, `items[2].amount_cents`, `receipts`.
+         */field: String, 
+        /**
+         * What is wrong, a stable code the apps localise as `problem_<code>`:
+         * `missing`, `too_long`, `too_many`, `end_before_start`,
+         * `period_too_long`, `school_year_out_of_range`, `same_region`,
+         * `amount_not_positive`, `invalid_currency`, `invalid_attachment`,
+         * `attachment_not_stored`, `invalid_date`.
+         */code: String, 
+        /**
+         * The numbers the message needs, in order: `too_long` (max
+         * characters), `too_many` (max entries), `period_too_long` (max days),
+         * `school_year_out_of_range` (earliest, latest); empty otherwise.
+         */limits: [Int64]) {
+        self.field = field
+        self.code = code
+        self.limits = limits
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RequestFieldProblem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestFieldProblem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestFieldProblem {
+        return
+            try RequestFieldProblem(
+                field: FfiConverterString.read(from: &buf), 
+                code: FfiConverterString.read(from: &buf), 
+                limits: FfiConverterSequenceInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RequestFieldProblem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.field, into: &buf)
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterSequenceInt64.write(value.limits, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestFieldProblem_lift(_ buf: RustBuffer) throws -> RequestFieldProblem {
+    return try FfiConverterTypeRequestFieldProblem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestFieldProblem_lower(_ value: RequestFieldProblem) -> RustBuffer {
+    return FfiConverterTypeRequestFieldProblem.lower(value)
+}
+
+
+/**
+ * Every request on this phone, in creation order, and how many records
+ * could not be read (kept on disk, never dropped: tell the member).
+ */
+public struct RequestListing: Equatable, Hashable {
+    /**
+     * The readable requests.
+     */
+    public var requests: [MemberRequest]
+    /**
+     * Records that failed to decrypt or decode.
+     */
+    public var unreadable: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The readable requests.
+         */requests: [MemberRequest], 
+        /**
+         * Records that failed to decrypt or decode.
+         */unreadable: UInt32) {
+        self.requests = requests
+        self.unreadable = unreadable
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RequestListing: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestListing: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestListing {
+        return
+            try RequestListing(
+                requests: FfiConverterSequenceTypeMemberRequest.read(from: &buf), 
+                unreadable: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RequestListing, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeMemberRequest.write(value.requests, into: &buf)
+        FfiConverterUInt32.write(value.unreadable, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestListing_lift(_ buf: RustBuffer) throws -> RequestListing {
+    return try FfiConverterTypeRequestListing.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestListing_lower(_ value: RequestListing) -> RustBuffer {
+    return FfiConverterTypeRequestListing.lower(value)
+}
+
+
+/**
+ * A snapshot of a sync's progress: counts only, no id, name or content.
+ */
+public struct SyncProgressReport: Equatable, Hashable {
+    /**
+     * The current phase.
+     */
+    public var phase: SyncPhase
+    /**
+     * Attachment bytes the insurer holds so far, of `bytes_total` (files
+     * it already had count as done).
+     */
+    public var bytesDone: UInt64
+    /**
+     * Attachment bytes of every file the pending requests cite.
+     */
+    public var bytesTotal: UInt64
+    /**
+     * Requests handled so far (acknowledged or refused).
+     */
+    public var requestsDone: UInt32
+    /**
+     * Requests waiting for upload when the phase began.
+     */
+    public var requestsTotal: UInt32
+    /**
+     * Status changes applied so far.
+     */
+    public var statusesApplied: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The current phase.
+         */phase: SyncPhase, 
+        /**
+         * Attachment bytes the insurer holds so far, of `bytes_total` (files
+         * it already had count as done).
+         */bytesDone: UInt64, 
+        /**
+         * Attachment bytes of every file the pending requests cite.
+         */bytesTotal: UInt64, 
+        /**
+         * Requests handled so far (acknowledged or refused).
+         */requestsDone: UInt32, 
+        /**
+         * Requests waiting for upload when the phase began.
+         */requestsTotal: UInt32, 
+        /**
+         * Status changes applied so far.
+         */statusesApplied: UInt32) {
+        self.phase = phase
+        self.bytesDone = bytesDone
+        self.bytesTotal = bytesTotal
+        self.requestsDone = requestsDone
+        self.requestsTotal = requestsTotal
+        self.statusesApplied = statusesApplied
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SyncProgressReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncProgressReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncProgressReport {
+        return
+            try SyncProgressReport(
+                phase: FfiConverterTypeSyncPhase.read(from: &buf), 
+                bytesDone: FfiConverterUInt64.read(from: &buf), 
+                bytesTotal: FfiConverterUInt64.read(from: &buf), 
+                requestsDone: FfiConverterUInt32.read(from: &buf), 
+                requestsTotal: FfiConverterUInt32.read(from: &buf), 
+                statusesApplied: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncProgressReport, into buf: inout [UInt8]) {
+        FfiConverterTypeSyncPhase.write(value.phase, into: &buf)
+        FfiConverterUInt64.write(value.bytesDone, into: &buf)
+        FfiConverterUInt64.write(value.bytesTotal, into: &buf)
+        FfiConverterUInt32.write(value.requestsDone, into: &buf)
+        FfiConverterUInt32.write(value.requestsTotal, into: &buf)
+        FfiConverterUInt32.write(value.statusesApplied, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncProgressReport_lift(_ buf: RustBuffer) throws -> SyncProgressReport {
+    return try FfiConverterTypeSyncProgressReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncProgressReport_lower(_ value: SyncProgressReport) -> RustBuffer {
+    return FfiConverterTypeSyncProgressReport.lower(value)
+}
+
+
+/**
+ * What a sync brought in and sent out. The request counters come last and
+ * default to zero/empty, so code that builds a report (tests, fakes) with
+ * the first three fields keeps compiling.
  */
 public struct SyncReport: Equatable, Hashable {
     /**
@@ -2807,6 +4545,26 @@ public struct SyncReport: Equatable, Hashable {
      * Whether tokens are disabled (100 wrong codes in a row).
      */
     public var tokensDisabled: Bool
+    /**
+     * Requests (revisions) the insurer acknowledged in this sync.
+     */
+    public var requestsUploaded: UInt32
+    /**
+     * Attachment bytes the insurer newly accepted in this sync.
+     */
+    public var attachmentBytesUploaded: UInt64
+    /**
+     * Request status changes that changed a request on this phone.
+     */
+    public var statusChangesApplied: UInt32
+    /**
+     * Status changes read from the insurer, applied or not.
+     */
+    public var statusChangesPulled: UInt32
+    /**
+     * Requests the insurer refused, each with why; they stay queued.
+     */
+    public var requestsFailed: [FailedUpload]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2819,10 +4577,30 @@ public struct SyncReport: Equatable, Hashable {
          */newTransactions: UInt32, 
         /**
          * Whether tokens are disabled (100 wrong codes in a row).
-         */tokensDisabled: Bool) {
+         */tokensDisabled: Bool, 
+        /**
+         * Requests (revisions) the insurer acknowledged in this sync.
+         */requestsUploaded: UInt32 = UInt32(0), 
+        /**
+         * Attachment bytes the insurer newly accepted in this sync.
+         */attachmentBytesUploaded: UInt64 = UInt64(0), 
+        /**
+         * Request status changes that changed a request on this phone.
+         */statusChangesApplied: UInt32 = UInt32(0), 
+        /**
+         * Status changes read from the insurer, applied or not.
+         */statusChangesPulled: UInt32 = UInt32(0), 
+        /**
+         * Requests the insurer refused, each with why; they stay queued.
+         */requestsFailed: [FailedUpload] = []) {
         self.tokensUsed = tokensUsed
         self.newTransactions = newTransactions
         self.tokensDisabled = tokensDisabled
+        self.requestsUploaded = requestsUploaded
+        self.attachmentBytesUploaded = attachmentBytesUploaded
+        self.statusChangesApplied = statusChangesApplied
+        self.statusChangesPulled = statusChangesPulled
+        self.requestsFailed = requestsFailed
     }
 
     
@@ -2843,7 +4621,12 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
             try SyncReport(
                 tokensUsed: FfiConverterUInt32.read(from: &buf), 
                 newTransactions: FfiConverterUInt32.read(from: &buf), 
-                tokensDisabled: FfiConverterBool.read(from: &buf)
+                tokensDisabled: FfiConverterBool.read(from: &buf), 
+                requestsUploaded: FfiConverterUInt32.read(from: &buf), 
+                attachmentBytesUploaded: FfiConverterUInt64.read(from: &buf), 
+                statusChangesApplied: FfiConverterUInt32.read(from: &buf), 
+                statusChangesPulled: FfiConverterUInt32.read(from: &buf), 
+                requestsFailed: FfiConverterSequenceTypeFailedUpload.read(from: &buf)
         )
     }
 
@@ -2851,6 +4634,11 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.tokensUsed, into: &buf)
         FfiConverterUInt32.write(value.newTransactions, into: &buf)
         FfiConverterBool.write(value.tokensDisabled, into: &buf)
+        FfiConverterUInt32.write(value.requestsUploaded, into: &buf)
+        FfiConverterUInt64.write(value.attachmentBytesUploaded, into: &buf)
+        FfiConverterUInt32.write(value.statusChangesApplied, into: &buf)
+        FfiConverterUInt32.write(value.statusChangesPulled, into: &buf)
+        FfiConverterSequenceTypeFailedUpload.write(value.requestsFailed, into: &buf)
     }
 }
 
@@ -3387,6 +5175,93 @@ enum CarnetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case NoTokenSecret
     /**
+     * The sync gave up after `attempts` transient failures in a row with no
+     * answer (no network, timeouts). Everything is kept on the phone;
+     * schedule another sync, not before `retry_after_seconds` when known.
+     * Its code is `offline`: for the member it is that same situation (same
+     * message, same retry), with what the scheduler needs on top.
+     */
+    case SyncOffline(
+        /**
+         * Failed attempts in a row before giving up.
+         */attempts: UInt32, 
+        /**
+         * How long the server asked to wait earlier (`Retry-After`), if it did.
+         */retryAfterSeconds: UInt64?
+    )
+    /**
+     * The sync gave up after `attempts` transient failures in a row, the
+     * insurer answering 5xx (overloaded, maintenance). As `SyncOffline`;
+     * its code is `server_unavailable`.
+     */
+    case SyncServerUnavailable(
+        /**
+         * Failed attempts in a row before giving up.
+         */attempts: UInt32, 
+        /**
+         * How long the server asked to wait (`Retry-After`), if it did.
+         */retryAfterSeconds: UInt64?
+    )
+    /**
+     * The sync was stopped through its `SyncCancelHandle`. What the insurer
+     * had confirmed is recorded; the next sync continues from there.
+     */
+    case SyncCancelled
+    /**
+     * The request cannot be queued as it is: every problem, one per field,
+     * in form order. It stays as it was (draft or returned).
+     */
+    case RequestInvalid(
+        /**
+         * The fields to correct (paths and problem codes, never values).
+         */problems: [RequestFieldProblem]
+    )
+    /**
+     * The request cannot be edited in its state (only drafts and returned
+     * requests can; recall a queued one first).
+     */
+    case RequestNotEditable(
+        /**
+         * The state it is in, as a wire name (`queued`, `sent`,
+         * `approved`...; `RequestStateName` in snake_case). A string, like
+         * every field of this enum, so that the error stays plain data.
+         */state: String
+    )
+    /**
+     * The action does not apply in the request's state (e.g. recall a
+     * request already sent, submit an approved one).
+     */
+    case RequestActionRefused(
+        /**
+         * The state it is in, as a wire name (`draft`, `sent`...).
+         */state: String, 
+        /**
+         * What was attempted: `edit`, `submit`, `recall`, or
+         * `insurer_update` (not a member action).
+         */action: String
+    )
+    /**
+     * The file has no bytes.
+     */
+    case AttachmentEmpty
+    /**
+     * The file is larger than `max_bytes`.
+     */
+    case AttachmentTooLarge(
+        /**
+         * The limit, in bytes (20 MiB).
+         */maxBytes: UInt64
+    )
+    /**
+     * Not a JPEG, PNG, HEIC, WebP or PDF.
+     */
+    case AttachmentTypeUnsupported
+    /**
+     * The file name is empty, too long, or has `/`, `\\` or control
+     * characters.
+     */
+    case AttachmentNameInvalid
+    /**
      * A bug or a state the app cannot act on. `what` is a fixed, non-personal
      * category for bug reports, not for display.
      */
@@ -3486,7 +5361,32 @@ public struct FfiConverterTypeCarnetError: FfiConverterRustBuffer {
             availableAt: try FfiConverterInt64.read(from: &buf)
             )
         case 35: return .NoTokenSecret
-        case 36: return .Unexpected(
+        case 36: return .SyncOffline(
+            attempts: try FfiConverterUInt32.read(from: &buf), 
+            retryAfterSeconds: try FfiConverterOptionUInt64.read(from: &buf)
+            )
+        case 37: return .SyncServerUnavailable(
+            attempts: try FfiConverterUInt32.read(from: &buf), 
+            retryAfterSeconds: try FfiConverterOptionUInt64.read(from: &buf)
+            )
+        case 38: return .SyncCancelled
+        case 39: return .RequestInvalid(
+            problems: try FfiConverterSequenceTypeRequestFieldProblem.read(from: &buf)
+            )
+        case 40: return .RequestNotEditable(
+            state: try FfiConverterString.read(from: &buf)
+            )
+        case 41: return .RequestActionRefused(
+            state: try FfiConverterString.read(from: &buf), 
+            action: try FfiConverterString.read(from: &buf)
+            )
+        case 42: return .AttachmentEmpty
+        case 43: return .AttachmentTooLarge(
+            maxBytes: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 44: return .AttachmentTypeUnsupported
+        case 45: return .AttachmentNameInvalid
+        case 46: return .Unexpected(
             what: try FfiConverterString.read(from: &buf)
             )
 
@@ -3648,8 +5548,57 @@ public struct FfiConverterTypeCarnetError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(35))
         
         
-        case let .Unexpected(what):
+        case let .SyncOffline(attempts,retryAfterSeconds):
             writeInt(&buf, Int32(36))
+            FfiConverterUInt32.write(attempts, into: &buf)
+            FfiConverterOptionUInt64.write(retryAfterSeconds, into: &buf)
+            
+        
+        case let .SyncServerUnavailable(attempts,retryAfterSeconds):
+            writeInt(&buf, Int32(37))
+            FfiConverterUInt32.write(attempts, into: &buf)
+            FfiConverterOptionUInt64.write(retryAfterSeconds, into: &buf)
+            
+        
+        case .SyncCancelled:
+            writeInt(&buf, Int32(38))
+        
+        
+        case let .RequestInvalid(problems):
+            writeInt(&buf, Int32(39))
+            FfiConverterSequenceTypeRequestFieldProblem.write(problems, into: &buf)
+            
+        
+        case let .RequestNotEditable(state):
+            writeInt(&buf, Int32(40))
+            FfiConverterString.write(state, into: &buf)
+            
+        
+        case let .RequestActionRefused(state,action):
+            writeInt(&buf, Int32(41))
+            FfiConverterString.write(state, into: &buf)
+            FfiConverterString.write(action, into: &buf)
+            
+        
+        case .AttachmentEmpty:
+            writeInt(&buf, Int32(42))
+        
+        
+        case let .AttachmentTooLarge(maxBytes):
+            writeInt(&buf, Int32(43))
+            FfiConverterUInt64.write(maxBytes, into: &buf)
+            
+        
+        case .AttachmentTypeUnsupported:
+            writeInt(&buf, Int32(44))
+        
+        
+        case .AttachmentNameInvalid:
+            writeInt(&buf, Int32(45))
+        
+        
+        case let .Unexpected(what):
+            writeInt(&buf, Int32(46))
             FfiConverterString.write(what, into: &buf)
             
         }
@@ -3670,6 +5619,91 @@ public func FfiConverterTypeCarnetError_lift(_ buf: RustBuffer) throws -> Carnet
 public func FfiConverterTypeCarnetError_lower(_ value: CarnetError) -> RustBuffer {
     return FfiConverterTypeCarnetError.lower(value)
 }
+
+
+/**
+ * The file a claim belongs to.
+ */
+
+public enum ClaimKind: Equatable, Hashable {
+    
+    /**
+     * Care without a hospital stay.
+     */
+    case outpatient
+    /**
+     * A hospital stay.
+     */
+    case inpatient
+    /**
+     * A package price for a whole treatment.
+     */
+    case global
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ClaimKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClaimKind: FfiConverterRustBuffer {
+    typealias SwiftType = ClaimKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ClaimKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .outpatient
+        
+        case 2: return .inpatient
+        
+        case 3: return .global
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ClaimKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .outpatient:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .inpatient:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .global:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClaimKind_lift(_ buf: RustBuffer) throws -> ClaimKind {
+    return try FfiConverterTypeClaimKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClaimKind_lower(_ value: ClaimKind) -> RustBuffer {
+    return FfiConverterTypeClaimKind.lower(value)
+}
+
 
 
 /**
@@ -3776,6 +5810,141 @@ public func FfiConverterTypeDeviceSignerError_lower(_ value: DeviceSignerError) 
 
 
 /**
+ * A family member's relation to the member.
+ */
+
+public enum FamilyRelation: Equatable, Hashable {
+    
+    /**
+     * Spouse or partner.
+     */
+    case spouseOrPartner
+    /**
+     * Son or daughter.
+     */
+    case child
+    /**
+     * Father or mother.
+     */
+    case parent
+    /**
+     * Brother or sister.
+     */
+    case sibling
+    /**
+     * Grandparent.
+     */
+    case grandparent
+    /**
+     * Grandchild.
+     */
+    case grandchild
+    /**
+     * Father- or mother-in-law.
+     */
+    case parentInLaw
+    /**
+     * Another relative in the member's care.
+     */
+    case otherRelative
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FamilyRelation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFamilyRelation: FfiConverterRustBuffer {
+    typealias SwiftType = FamilyRelation
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FamilyRelation {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .spouseOrPartner
+        
+        case 2: return .child
+        
+        case 3: return .parent
+        
+        case 4: return .sibling
+        
+        case 5: return .grandparent
+        
+        case 6: return .grandchild
+        
+        case 7: return .parentInLaw
+        
+        case 8: return .otherRelative
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FamilyRelation, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .spouseOrPartner:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .child:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .parent:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .sibling:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .grandparent:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .grandchild:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .parentInLaw:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .otherRelative:
+            writeInt(&buf, Int32(8))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFamilyRelation_lift(_ buf: RustBuffer) throws -> FamilyRelation {
+    return try FfiConverterTypeFamilyRelation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFamilyRelation_lower(_ value: FamilyRelation) -> RustBuffer {
+    return FfiConverterTypeFamilyRelation.lower(value)
+}
+
+
+
+/**
  * Why the app's keystore could not wrap or unwrap the vault's key.
  */
 public 
@@ -3876,6 +6045,87 @@ public func FfiConverterTypeKeyStoreError_lift(_ buf: RustBuffer) throws -> KeyS
 public func FfiConverterTypeKeyStoreError_lower(_ value: KeyStoreError) -> RustBuffer {
     return FfiConverterTypeKeyStoreError.lower(value)
 }
+
+
+/**
+ * Why the member is absent.
+ */
+
+public enum LeaveReason: Equatable, Hashable {
+    
+    /**
+     * The member is ill.
+     */
+    case ownIllness
+    /**
+     * The member cares for an ill family member.
+     */
+    case familyCare(
+        /**
+         * Who that is to the member.
+         */relation: FamilyRelation
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LeaveReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLeaveReason: FfiConverterRustBuffer {
+    typealias SwiftType = LeaveReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LeaveReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .ownIllness
+        
+        case 2: return .familyCare(relation: try FfiConverterTypeFamilyRelation.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LeaveReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .ownIllness:
+            writeInt(&buf, Int32(1))
+        
+        
+        case let .familyCare(relation):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeFamilyRelation.write(relation, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLeaveReason_lift(_ buf: RustBuffer) throws -> LeaveReason {
+    return try FfiConverterTypeLeaveReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLeaveReason_lower(_ value: LeaveReason) -> RustBuffer {
+    return FfiConverterTypeLeaveReason.lower(value)
+}
+
 
 
 /**
@@ -4069,6 +6319,624 @@ public func FfiConverterTypeRegistrationField_lower(_ value: RegistrationField) 
 
 
 /**
+ * Why care is needed in another region.
+ */
+
+public enum RemoteCareReason: Equatable, Hashable {
+    
+    /**
+     * The member lives there now, or for a long period.
+     */
+    case relocation
+    /**
+     * A trip or a temporary stay.
+     */
+    case temporaryStay
+    /**
+     * A doctor referred the member there.
+     */
+    case referral
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RemoteCareReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRemoteCareReason: FfiConverterRustBuffer {
+    typealias SwiftType = RemoteCareReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RemoteCareReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .relocation
+        
+        case 2: return .temporaryStay
+        
+        case 3: return .referral
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RemoteCareReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .relocation:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .temporaryStay:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .referral:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteCareReason_lift(_ buf: RustBuffer) throws -> RemoteCareReason {
+    return try FfiConverterTypeRemoteCareReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRemoteCareReason_lower(_ value: RemoteCareReason) -> RustBuffer {
+    return FfiConverterTypeRemoteCareReason.lower(value)
+}
+
+
+
+/**
+ * A request's content, one variant per kind. (Variants are named apart
+ * from the records so that Kotlin's nested classes do not shadow them.)
+ */
+
+public enum RequestForm: Equatable, Hashable {
+    
+    /**
+     * An absenteeism leave.
+     */
+    case leave(
+        /**
+         * The form.
+         */form: AbsenteeismLeave
+    )
+    /**
+     * A certificate of continuity.
+     */
+    case continuity(
+        /**
+         * The form.
+         */form: ContinuityCertificate
+    )
+    /**
+     * A remote-care registration.
+     */
+    case remoteCare(
+        /**
+         * The form.
+         */form: RemoteCareRegistration
+    )
+    /**
+     * A reimbursement claim.
+     */
+    case claim(
+        /**
+         * The form.
+         */form: ReimbursementClaim
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RequestForm: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestForm: FfiConverterRustBuffer {
+    typealias SwiftType = RequestForm
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestForm {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .leave(form: try FfiConverterTypeAbsenteeismLeave.read(from: &buf)
+        )
+        
+        case 2: return .continuity(form: try FfiConverterTypeContinuityCertificate.read(from: &buf)
+        )
+        
+        case 3: return .remoteCare(form: try FfiConverterTypeRemoteCareRegistration.read(from: &buf)
+        )
+        
+        case 4: return .claim(form: try FfiConverterTypeReimbursementClaim.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RequestForm, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .leave(form):
+            writeInt(&buf, Int32(1))
+            FfiConverterTypeAbsenteeismLeave.write(form, into: &buf)
+            
+        
+        case let .continuity(form):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeContinuityCertificate.write(form, into: &buf)
+            
+        
+        case let .remoteCare(form):
+            writeInt(&buf, Int32(3))
+            FfiConverterTypeRemoteCareRegistration.write(form, into: &buf)
+            
+        
+        case let .claim(form):
+            writeInt(&buf, Int32(4))
+            FfiConverterTypeReimbursementClaim.write(form, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestForm_lift(_ buf: RustBuffer) throws -> RequestForm {
+    return try FfiConverterTypeRequestForm.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestForm_lower(_ value: RequestForm) -> RustBuffer {
+    return FfiConverterTypeRequestForm.lower(value)
+}
+
+
+
+/**
+ * The kind of a request.
+ */
+
+public enum RequestKind: Equatable, Hashable {
+    
+    /**
+     * Absence from work for illness or family care.
+     */
+    case absenteeismLeave
+    /**
+     * A substitute's yearly certificate of continuity.
+     */
+    case continuityCertificate
+    /**
+     * Registration for care in another region.
+     */
+    case remoteCare
+    /**
+     * Reimbursement of expenses.
+     */
+    case reimbursementClaim
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RequestKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestKind: FfiConverterRustBuffer {
+    typealias SwiftType = RequestKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .absenteeismLeave
+        
+        case 2: return .continuityCertificate
+        
+        case 3: return .remoteCare
+        
+        case 4: return .reimbursementClaim
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RequestKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .absenteeismLeave:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .continuityCertificate:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .remoteCare:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .reimbursementClaim:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestKind_lift(_ buf: RustBuffer) throws -> RequestKind {
+    return try FfiConverterTypeRequestKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestKind_lower(_ value: RequestKind) -> RustBuffer {
+    return FfiConverterTypeRequestKind.lower(value)
+}
+
+
+
+/**
+ * Where a request is in its life cycle (docs/adr/0005-outbox.md).
+ */
+
+public enum RequestStateName: Equatable, Hashable {
+    
+    /**
+     * Being written on the phone; editable; not sent.
+     */
+    case draft
+    /**
+     * Submitted, waiting for the network.
+     */
+    case queued
+    /**
+     * The insurer acknowledged the upload.
+     */
+    case sent
+    /**
+     * The insurer registered it.
+     */
+    case received
+    /**
+     * A reviewer is looking at it.
+     */
+    case underReview
+    /**
+     * Sent back with reasons: edit and submit again.
+     */
+    case returned
+    /**
+     * Edited after a return and submitted again, waiting for the network.
+     */
+    case resubmitted
+    /**
+     * Accepted. Final.
+     */
+    case approved
+    /**
+     * Refused, with reasons. Final.
+     */
+    case rejected
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension RequestStateName: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestStateName: FfiConverterRustBuffer {
+    typealias SwiftType = RequestStateName
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestStateName {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .draft
+        
+        case 2: return .queued
+        
+        case 3: return .sent
+        
+        case 4: return .received
+        
+        case 5: return .underReview
+        
+        case 6: return .returned
+        
+        case 7: return .resubmitted
+        
+        case 8: return .approved
+        
+        case 9: return .rejected
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: RequestStateName, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .draft:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .queued:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .sent:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .received:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .underReview:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .returned:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .resubmitted:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .approved:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .rejected:
+            writeInt(&buf, Int32(9))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestStateName_lift(_ buf: RustBuffer) throws -> RequestStateName {
+    return try FfiConverterTypeRequestStateName.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestStateName_lower(_ value: RequestStateName) -> RustBuffer {
+    return FfiConverterTypeRequestStateName.lower(value)
+}
+
+
+
+/**
+ * What the sync is doing, in the order it does it.
+ */
+
+public enum SyncPhase: Equatable, Hashable {
+    
+    /**
+     * Uploading the files the pending requests cite.
+     */
+    case attachments
+    /**
+     * Uploading the pending requests.
+     */
+    case requests
+    /**
+     * Pulling the status changes of the member's requests.
+     */
+    case statuses
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension SyncPhase: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncPhase: FfiConverterRustBuffer {
+    typealias SwiftType = SyncPhase
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncPhase {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .attachments
+        
+        case 2: return .requests
+        
+        case 3: return .statuses
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SyncPhase, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .attachments:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .requests:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .statuses:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncPhase_lift(_ buf: RustBuffer) throws -> SyncPhase {
+    return try FfiConverterTypeSyncPhase.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncPhase_lower(_ value: SyncPhase) -> RustBuffer {
+    return FfiConverterTypeSyncPhase.lower(value)
+}
+
+
+
+/**
+ * Why the app's progress listener failed. Progress is advisory: the sync
+ * ignores it and goes on. Declared (rather than a bare `()` return) so that
+ * an exception thrown by the listener comes back as a value: for a method
+ * without an error type UniFFI panics instead.
+ */
+public 
+enum SyncProgressError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The listener threw; `reason` is not kept or logged (it may quote the
+     * app's state).
+     */
+    case Failed(
+        /**
+         * What the app said.
+         */reason: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension SyncProgressError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncProgressError: FfiConverterRustBuffer {
+    typealias SwiftType = SyncProgressError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncProgressError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Failed(
+            reason: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SyncProgressError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Failed(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncProgressError_lift(_ buf: RustBuffer) throws -> SyncProgressError {
+    return try FfiConverterTypeSyncProgressError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncProgressError_lower(_ value: SyncProgressError) -> RustBuffer {
+    return FfiConverterTypeSyncProgressError.lower(value)
+}
+
+
+/**
  * What became of a token.
  */
 
@@ -4161,6 +7029,169 @@ public func FfiConverterTypeTokenStatus_lower(_ value: TokenStatus) -> RustBuffe
     return FfiConverterTypeTokenStatus.lower(value)
 }
 
+
+
+/**
+ * Why the insurer did not take one request in a sync. The request stays
+ * queued on the phone: the member recalls, corrects and submits it again.
+ */
+
+public enum UploadProblem: Equatable, Hashable {
+    
+    /**
+     * The insurer refused these fields (JSON paths, never values).
+     */
+    case invalidFields(
+        /**
+         * The refused fields.
+         */fields: [String]
+    )
+    /**
+     * A cited file was refused (`code`: `too_large`, `size_mismatch`,
+     * `hash_mismatch`) or is not on this phone (`not_stored`).
+     */
+    case attachmentRefused(
+        /**
+         * The file's SHA-256 (as in `AttachmentRef.sha256`).
+         */sha256: String, 
+        /**
+         * The server's code, or `not_stored`.
+         */code: String
+    )
+    /**
+     * The insurer still lacked files after they were uploaded.
+     */
+    case missingAttachments(
+        /**
+         * The SHA-256 of each.
+         */hashes: [String]
+    )
+    /**
+     * The id is taken at the insurer by another member's request (a bug).
+     */
+    case idTaken
+    /**
+     * Another refusal, by HTTP status and the server's machine code.
+     */
+    case refused(
+        /**
+         * HTTP status.
+         */status: UInt16, 
+        /**
+         * The server's code.
+         */code: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension UploadProblem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUploadProblem: FfiConverterRustBuffer {
+    typealias SwiftType = UploadProblem
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UploadProblem {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .invalidFields(fields: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 2: return .attachmentRefused(sha256: try FfiConverterString.read(from: &buf), code: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .missingAttachments(hashes: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        case 4: return .idTaken
+        
+        case 5: return .refused(status: try FfiConverterUInt16.read(from: &buf), code: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: UploadProblem, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .invalidFields(fields):
+            writeInt(&buf, Int32(1))
+            FfiConverterSequenceString.write(fields, into: &buf)
+            
+        
+        case let .attachmentRefused(sha256,code):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(sha256, into: &buf)
+            FfiConverterString.write(code, into: &buf)
+            
+        
+        case let .missingAttachments(hashes):
+            writeInt(&buf, Int32(3))
+            FfiConverterSequenceString.write(hashes, into: &buf)
+            
+        
+        case .idTaken:
+            writeInt(&buf, Int32(4))
+        
+        
+        case let .refused(status,code):
+            writeInt(&buf, Int32(5))
+            FfiConverterUInt16.write(status, into: &buf)
+            FfiConverterString.write(code, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUploadProblem_lift(_ buf: RustBuffer) throws -> UploadProblem {
+    return try FfiConverterTypeUploadProblem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUploadProblem_lower(_ value: UploadProblem) -> RustBuffer {
+    return FfiConverterTypeUploadProblem.lower(value)
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
+    typealias SwiftType = Int32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -4261,6 +7292,199 @@ fileprivate struct FfiConverterOptionTypeDeviceSigner: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeSyncCancelHandle: FfiConverterRustBuffer {
+    typealias SwiftType = SyncCancelHandle?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSyncCancelHandle.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSyncCancelHandle.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeSyncProgressListener: FfiConverterRustBuffer {
+    typealias SwiftType = SyncProgressListener?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSyncProgressListener.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSyncProgressListener.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeAttachmentRef: FfiConverterRustBuffer {
+    typealias SwiftType = AttachmentRef?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAttachmentRef.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAttachmentRef.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeMemberRequest: FfiConverterRustBuffer {
+    typealias SwiftType = MemberRequest?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeMemberRequest.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeMemberRequest.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeClaimKind: FfiConverterRustBuffer {
+    typealias SwiftType = ClaimKind?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeClaimKind.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeClaimKind.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLeaveReason: FfiConverterRustBuffer {
+    typealias SwiftType = LeaveReason?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLeaveReason.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLeaveReason.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeRemoteCareReason: FfiConverterRustBuffer {
+    typealias SwiftType = RemoteCareReason?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeRemoteCareReason.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeRemoteCareReason.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceInt64: FfiConverterRustBuffer {
+    typealias SwiftType = [Int64]
+
+    public static func write(_ value: [Int64], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterInt64.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Int64] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Int64]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterInt64.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -4278,6 +7502,56 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeAttachmentRef: FfiConverterRustBuffer {
+    typealias SwiftType = [AttachmentRef]
+
+    public static func write(_ value: [AttachmentRef], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAttachmentRef.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AttachmentRef] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AttachmentRef]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAttachmentRef.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeClaimItem: FfiConverterRustBuffer {
+    typealias SwiftType = [ClaimItem]
+
+    public static func write(_ value: [ClaimItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeClaimItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ClaimItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ClaimItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeClaimItem.read(from: &buf))
         }
         return seq
     }
@@ -4328,6 +7602,81 @@ fileprivate struct FfiConverterSequenceTypeDevice: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDevice.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeFailedUpload: FfiConverterRustBuffer {
+    typealias SwiftType = [FailedUpload]
+
+    public static func write(_ value: [FailedUpload], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeFailedUpload.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [FailedUpload] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [FailedUpload]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeFailedUpload.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeMemberRequest: FfiConverterRustBuffer {
+    typealias SwiftType = [MemberRequest]
+
+    public static func write(_ value: [MemberRequest], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMemberRequest.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MemberRequest] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MemberRequest]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMemberRequest.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeRequestFieldProblem: FfiConverterRustBuffer {
+    typealias SwiftType = [RequestFieldProblem]
+
+    public static func write(_ value: [RequestFieldProblem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeRequestFieldProblem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [RequestFieldProblem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [RequestFieldProblem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeRequestFieldProblem.read(from: &buf))
         }
         return seq
     }
@@ -4546,6 +7895,30 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_carnet_unlock_credential_with_biometric() != 16998) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_carnet_add_attachment() != 40343) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_recall_request() != 19089) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_request() != 17760) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_requests() != 1538) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_save_request_draft() != 16931) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_submit_request() != 47338) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_update_request_draft() != 8259) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_carnet_sync_requests() != 52768) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_method_carnet_offline_token() != 5913) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4555,7 +7928,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_carnet_request_token() != 618) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_carnet_ffi_checksum_method_carnet_sync() != 60521) {
+    if (uniffi_carnet_ffi_checksum_method_carnet_sync() != 13539) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_carnet_ffi_checksum_method_carnet_tokens() != 14587) {
@@ -4579,6 +7952,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_method_keystore_unwrap_key() != 47898) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_method_synccancelhandle_cancel() != 28787) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_synccancelhandle_is_cancelled() != 12762) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_carnet_ffi_checksum_method_syncprogresslistener_on_progress() != 41097) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_carnet_ffi_checksum_constructor_carnet_open_with_key_store() != 11630) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4588,9 +7970,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_carnet_ffi_checksum_constructor_qrverifier_new() != 26579) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_carnet_ffi_checksum_constructor_synccancelhandle_new() != 31116) {
+        return InitializationResult.apiChecksumMismatch
+    }
 
     uniffiCallbackInitDeviceSigner()
     uniffiCallbackInitKeyStore()
+    uniffiCallbackInitSyncProgressListener()
     return InitializationResult.ok
 }()
 

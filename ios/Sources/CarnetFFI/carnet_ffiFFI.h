@@ -271,6 +271,13 @@ typedef void (*UniffiCallbackInterfaceKeyStoreMethod1)(uint64_t, RustBuffer, Rus
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_PROGRESS_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_PROGRESS_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceSyncProgressListenerMethod0)(uint64_t, RustBuffer, int8_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DEVICE_SIGNER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DEVICE_SIGNER
 typedef struct UniffiVTableCallbackInterfaceDeviceSigner {
@@ -289,6 +296,15 @@ typedef struct UniffiVTableCallbackInterfaceKeyStore {
     UniffiCallbackInterfaceKeyStoreMethod0 _Nonnull wrapKey;
     UniffiCallbackInterfaceKeyStoreMethod1 _Nonnull unwrapKey;
 } UniffiVTableCallbackInterfaceKeyStore;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SYNC_PROGRESS_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SYNC_PROGRESS_LISTENER
+typedef struct UniffiVTableCallbackInterfaceSyncProgressListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceSyncProgressListenerMethod0 _Nonnull onProgress;
+} UniffiVTableCallbackInterfaceSyncProgressListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_CARNET
@@ -384,6 +400,46 @@ uint64_t uniffi_carnet_ffi_fn_method_carnet_unlock_credential(uint64_t ptr, Rust
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_UNLOCK_CREDENTIAL_WITH_BIOMETRIC
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_UNLOCK_CREDENTIAL_WITH_BIOMETRIC
 void uniffi_carnet_ffi_fn_method_carnet_unlock_credential_with_biometric(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_ADD_ATTACHMENT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_ADD_ATTACHMENT
+uint64_t uniffi_carnet_ffi_fn_method_carnet_add_attachment(uint64_t ptr, RustBuffer bytes, RustBuffer media_type, RustBuffer file_name
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_RECALL_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_RECALL_REQUEST
+uint64_t uniffi_carnet_ffi_fn_method_carnet_recall_request(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_REQUEST
+uint64_t uniffi_carnet_ffi_fn_method_carnet_request(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_REQUESTS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_REQUESTS
+uint64_t uniffi_carnet_ffi_fn_method_carnet_requests(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SAVE_REQUEST_DRAFT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SAVE_REQUEST_DRAFT
+uint64_t uniffi_carnet_ffi_fn_method_carnet_save_request_draft(uint64_t ptr, RustBuffer form
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SUBMIT_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SUBMIT_REQUEST
+uint64_t uniffi_carnet_ffi_fn_method_carnet_submit_request(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_UPDATE_REQUEST_DRAFT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_UPDATE_REQUEST_DRAFT
+uint64_t uniffi_carnet_ffi_fn_method_carnet_update_request_draft(uint64_t ptr, RustBuffer id, RustBuffer form
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SYNC_REQUESTS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_SYNC_REQUESTS
+uint64_t uniffi_carnet_ffi_fn_method_carnet_sync_requests(uint64_t ptr, RustBuffer progress, RustBuffer cancel
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNET_OFFLINE_TOKEN
@@ -484,6 +540,52 @@ RustBuffer uniffi_carnet_ffi_fn_method_keystore_wrap_key(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_KEYSTORE_UNWRAP_KEY
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_KEYSTORE_UNWRAP_KEY
 RustBuffer uniffi_carnet_ffi_fn_method_keystore_unwrap_key(uint64_t ptr, RustBuffer wrapped, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_SYNCCANCELHANDLE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_SYNCCANCELHANDLE
+uint64_t uniffi_carnet_ffi_fn_clone_synccancelhandle(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_SYNCCANCELHANDLE
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_SYNCCANCELHANDLE
+void uniffi_carnet_ffi_fn_free_synccancelhandle(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_SYNCCANCELHANDLE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CONSTRUCTOR_SYNCCANCELHANDLE_NEW
+uint64_t uniffi_carnet_ffi_fn_constructor_synccancelhandle_new(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_SYNCCANCELHANDLE_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_SYNCCANCELHANDLE_CANCEL
+void uniffi_carnet_ffi_fn_method_synccancelhandle_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_SYNCCANCELHANDLE_IS_CANCELLED
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_SYNCCANCELHANDLE_IS_CANCELLED
+int8_t uniffi_carnet_ffi_fn_method_synccancelhandle_is_cancelled(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_SYNCPROGRESSLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_CLONE_SYNCPROGRESSLISTENER
+uint64_t uniffi_carnet_ffi_fn_clone_syncprogresslistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_SYNCPROGRESSLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_FREE_SYNCPROGRESSLISTENER
+void uniffi_carnet_ffi_fn_free_syncprogresslistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_SYNCPROGRESSLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_INIT_CALLBACK_VTABLE_SYNCPROGRESSLISTENER
+void uniffi_carnet_ffi_fn_init_callback_vtable_syncprogresslistener(const UniffiVTableCallbackInterfaceSyncProgressListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_SYNCPROGRESSLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_SYNCPROGRESSLISTENER_ON_PROGRESS
+int8_t uniffi_carnet_ffi_fn_method_syncprogresslistener_on_progress(uint64_t ptr, RustBuffer progress, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_FN_METHOD_CARNETERROR_CODE
@@ -863,6 +965,54 @@ uint16_t uniffi_carnet_ffi_checksum_method_carnet_unlock_credential_with_biometr
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_ADD_ATTACHMENT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_ADD_ATTACHMENT
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_add_attachment(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_RECALL_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_RECALL_REQUEST
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_recall_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_REQUEST
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_REQUESTS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_REQUESTS
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_requests(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SAVE_REQUEST_DRAFT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SAVE_REQUEST_DRAFT
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_save_request_draft(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SUBMIT_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SUBMIT_REQUEST
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_submit_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_UPDATE_REQUEST_DRAFT
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_UPDATE_REQUEST_DRAFT
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_update_request_draft(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SYNC_REQUESTS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_SYNC_REQUESTS
+uint16_t uniffi_carnet_ffi_checksum_method_carnet_sync_requests(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_OFFLINE_TOKEN
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_CARNET_OFFLINE_TOKEN
 uint16_t uniffi_carnet_ffi_checksum_method_carnet_offline_token(void
@@ -929,6 +1079,24 @@ uint16_t uniffi_carnet_ffi_checksum_method_keystore_unwrap_key(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCCANCELHANDLE_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCCANCELHANDLE_CANCEL
+uint16_t uniffi_carnet_ffi_checksum_method_synccancelhandle_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCCANCELHANDLE_IS_CANCELLED
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCCANCELHANDLE_IS_CANCELLED
+uint16_t uniffi_carnet_ffi_checksum_method_synccancelhandle_is_cancelled(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCPROGRESSLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_METHOD_SYNCPROGRESSLISTENER_ON_PROGRESS
+uint16_t uniffi_carnet_ffi_checksum_method_syncprogresslistener_on_progress(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_CARNET_OPEN_WITH_KEY_STORE
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_CARNET_OPEN_WITH_KEY_STORE
 uint16_t uniffi_carnet_ffi_checksum_constructor_carnet_open_with_key_store(void
@@ -944,6 +1112,12 @@ uint16_t uniffi_carnet_ffi_checksum_constructor_carnet_open_with_passphrase(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_QRVERIFIER_NEW
 #define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_QRVERIFIER_NEW
 uint16_t uniffi_carnet_ffi_checksum_constructor_qrverifier_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_SYNCCANCELHANDLE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_CARNET_FFI_CHECKSUM_CONSTRUCTOR_SYNCCANCELHANDLE_NEW
+uint16_t uniffi_carnet_ffi_checksum_constructor_synccancelhandle_new(void
     
 );
 #endif

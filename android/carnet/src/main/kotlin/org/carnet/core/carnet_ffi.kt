@@ -669,6 +669,9 @@ internal interface UniffiCallbackInterfaceKeyStoreMethod0 : com.sun.jna.Callback
 internal interface UniffiCallbackInterfaceKeyStoreMethod1 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`wrapped`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceSyncProgressListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`progress`: RustBuffer.ByValue,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "publicKey", "sign")
 internal open class UniffiVTableCallbackInterfaceDeviceSigner(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -710,6 +713,25 @@ internal open class UniffiVTableCallbackInterfaceKeyStore(
         `uniffiClone` = other.`uniffiClone`
         `wrapKey` = other.`wrapKey`
         `unwrapKey` = other.`unwrapKey`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
+internal open class UniffiVTableCallbackInterfaceSyncProgressListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onProgress`: UniffiCallbackInterfaceSyncProgressListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onProgress`: UniffiCallbackInterfaceSyncProgressListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceSyncProgressListener(`uniffiFree`,`uniffiClone`,`onProgress`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSyncProgressListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onProgress` = other.`onProgress`
     }
 
 }
@@ -771,6 +793,22 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_unlock_credential_with_biometric(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_add_attachment(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_recall_request(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_request(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_requests(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_save_request_draft(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_submit_request(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_update_request_draft(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_carnet_sync_requests(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_offline_token(
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_carnet_re_enable_tokens(
@@ -793,11 +831,19 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_carnet_ffi_checksum_method_keystore_unwrap_key(
     ): Int
+    external fun uniffi_carnet_ffi_checksum_method_synccancelhandle_cancel(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_synccancelhandle_is_cancelled(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_method_syncprogresslistener_on_progress(
+    ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_carnet_open_with_key_store(
     ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_carnet_open_with_passphrase(
     ): Int
     external fun uniffi_carnet_ffi_checksum_constructor_qrverifier_new(
+    ): Int
+    external fun uniffi_carnet_ffi_checksum_constructor_synccancelhandle_new(
     ): Int
     external fun ffi_carnet_ffi_uniffi_contract_version(
     ): Int
@@ -817,6 +863,7 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "carnet_ffi"))
         uniffiCallbackInterfaceDeviceSigner.register(this)
         uniffiCallbackInterfaceKeyStore.register(this)
+        uniffiCallbackInterfaceSyncProgressListener.register(this)
         
     }
 
@@ -859,6 +906,22 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_unlock_credential_with_biometric(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_carnet_ffi_fn_method_carnet_add_attachment(`ptr`: Long,`bytes`: RustBuffer.ByValue,`mediaType`: RustBuffer.ByValue,`fileName`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_recall_request(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_request(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_requests(`ptr`: Long,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_save_request_draft(`ptr`: Long,`form`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_submit_request(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_update_request_draft(`ptr`: Long,`id`: RustBuffer.ByValue,`form`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_carnet_sync_requests(`ptr`: Long,`progress`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_offline_token(`ptr`: Long,`practice`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_carnet_ffi_fn_method_carnet_re_enable_tokens(`ptr`: Long,
@@ -899,6 +962,24 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_method_keystore_unwrap_key(`ptr`: Long,`wrapped`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_carnet_ffi_fn_clone_synccancelhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_synccancelhandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_constructor_synccancelhandle_new(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_method_synccancelhandle_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_synccancelhandle_is_cancelled(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_carnet_ffi_fn_clone_syncprogresslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_carnet_ffi_fn_free_syncprogresslistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_init_callback_vtable_syncprogresslistener(`vtable`: UniffiVTableCallbackInterfaceSyncProgressListener,
+    ): Unit
+    external fun uniffi_carnet_ffi_fn_method_syncprogresslistener_on_progress(`ptr`: Long,`progress`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_carnet_ffi_fn_method_carneterror_code(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_carnet_ffi_fn_func_qr_png(`code`: RustBuffer.ByValue,`modulePixels`: Int,uniffi_out_err: UniffiRustCallStatus, 
@@ -1279,6 +1360,33 @@ public object FfiConverterUByte: FfiConverter<UByte, Byte> {
 /**
  * @suppress
  */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterUInt: FfiConverter<UInt, Int> {
     override fun lift(value: Int): UInt {
         return value.toUInt()
@@ -1296,6 +1404,29 @@ public object FfiConverterUInt: FfiConverter<UInt, Int> {
 
     override fun write(value: UInt, buf: ByteBuffer) {
         buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterInt: FfiConverter<Int, Int> {
+    override fun lift(value: Int): Int {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Int {
+        return buf.getInt()
+    }
+
+    override fun lower(value: Int): Int {
+        return value
+    }
+
+    override fun allocationSize(value: Int) = 4UL
+
+    override fun write(value: Int, buf: ByteBuffer) {
+        buf.putInt(value)
     }
 }
 
@@ -1631,6 +1762,66 @@ public interface CarnetInterface {
     fun `unlockCredentialWithBiometric`()
     
     /**
+     * Stores a photo or scan in the vault (once per content; at most 20
+     * MiB; `media_type` is the MIME type the picker reports) and returns
+     * the reference to put in a form. Refusals: `AttachmentEmpty`,
+     * `AttachmentTooLarge`, `AttachmentTypeUnsupported`,
+     * `AttachmentNameInvalid`.
+     */
+    suspend fun `addAttachment`(`bytes`: kotlin.ByteArray, `mediaType`: kotlin.String, `fileName`: kotlin.String): AttachmentRef
+    
+    /**
+     * Takes a queued request back to a draft (a resubmitted one back to
+     * returned) so the member can edit it; safe during a sync. Once sent:
+     * `RequestActionRefused`.
+     */
+    suspend fun `recallRequest`(`id`: kotlin.String): MemberRequest
+    
+    /**
+     * One request, or null when it is not on this phone.
+     */
+    suspend fun `request`(`id`: kotlin.String): MemberRequest?
+    
+    /**
+     * Every request on this phone, in creation order, with the count of
+     * records that could not be read.
+     */
+    suspend fun `requests`(): RequestListing
+    
+    /**
+     * Saves a new request as a draft (incomplete forms are fine) and
+     * returns it with its id. On disk when this returns. A date that is
+     * not `YYYY-MM-DD` or a reference not made by `add_attachment` is
+     * `RequestInvalid` (nothing saved).
+     */
+    suspend fun `saveRequestDraft`(`form`: RequestForm): MemberRequest
+    
+    /**
+     * Checks a draft or returned request and queues it for the next sync
+     * (no network here). Every problem comes back at once
+     * (`RequestInvalid`); the request is then unchanged.
+     */
+    suspend fun `submitRequest`(`id`: kotlin.String): MemberRequest
+    
+    /**
+     * Replaces the form of a draft or returned request (a new revision).
+     * Other states: `RequestNotEditable` (recall a queued request first);
+     * another kind of form: `Unexpected`.
+     */
+    suspend fun `updateRequestDraft`(`id`: kotlin.String, `form`: RequestForm): MemberRequest
+    
+    /**
+     * The full sync (queued requests and their files up, request statuses
+     * down, then token use and pharmacy transactions), with progress and
+     * an explicit cancel handle. `progress` is called from a Rust thread.
+     * Transient failures are retried with backoff; after several in a row
+     * the sync ends with `SyncOffline` (everything kept). `cancel` ends it
+     * with `SyncCancelled`. One sync at a time: a second call waits for
+     * the running one (cancellable while it waits).
+     */
+    suspend fun `syncRequests`(`progress`: SyncProgressListener?, `cancel`: SyncCancelHandle?): SyncReport
+    
+    /**
      * A consult token made on the phone, without network.
      */
     suspend fun `offlineToken`(`practice`: kotlin.String?): ConsultToken
@@ -1646,7 +1837,9 @@ public interface CarnetInterface {
     suspend fun `requestToken`(`practice`: kotlin.String?): ConsultToken
     
     /**
-     * Brings in token use and new pharmacy transactions.
+     * The full sync without progress or cancel handle: queued requests up,
+     * request statuses down, then token use and new pharmacy
+     * transactions. See `sync_requests`.
      */
     suspend fun `sync`(): SyncReport
     
@@ -2126,6 +2319,229 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
 
     
     /**
+     * Stores a photo or scan in the vault (once per content; at most 20
+     * MiB; `media_type` is the MIME type the picker reports) and returns
+     * the reference to put in a form. Refusals: `AttachmentEmpty`,
+     * `AttachmentTooLarge`, `AttachmentTypeUnsupported`,
+     * `AttachmentNameInvalid`.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `addAttachment`(`bytes`: kotlin.ByteArray, `mediaType`: kotlin.String, `fileName`: kotlin.String) : AttachmentRef {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_add_attachment(
+                uniffiHandle,
+                
+        FfiConverterByteArray.lower(`bytes`),
+        FfiConverterString.lower(`mediaType`),
+        FfiConverterString.lower(`fileName`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeAttachmentRef.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Takes a queued request back to a draft (a resubmitted one back to
+     * returned) so the member can edit it; safe during a sync. Once sent:
+     * `RequestActionRefused`.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `recallRequest`(`id`: kotlin.String) : MemberRequest {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_recall_request(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMemberRequest.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * One request, or null when it is not on this phone.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `request`(`id`: kotlin.String) : MemberRequest? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_request(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalTypeMemberRequest.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Every request on this phone, in creation order, with the count of
+     * records that could not be read.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `requests`() : RequestListing {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_requests(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRequestListing.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Saves a new request as a draft (incomplete forms are fine) and
+     * returns it with its id. On disk when this returns. A date that is
+     * not `YYYY-MM-DD` or a reference not made by `add_attachment` is
+     * `RequestInvalid` (nothing saved).
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `saveRequestDraft`(`form`: RequestForm) : MemberRequest {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_save_request_draft(
+                uniffiHandle,
+                
+        FfiConverterTypeRequestForm.lower(`form`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMemberRequest.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Checks a draft or returned request and queues it for the next sync
+     * (no network here). Every problem comes back at once
+     * (`RequestInvalid`); the request is then unchanged.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `submitRequest`(`id`: kotlin.String) : MemberRequest {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_submit_request(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMemberRequest.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Replaces the form of a draft or returned request (a new revision).
+     * Other states: `RequestNotEditable` (recall a queued request first);
+     * another kind of form: `Unexpected`.
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `updateRequestDraft`(`id`: kotlin.String, `form`: RequestForm) : MemberRequest {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_update_request_draft(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterTypeRequestForm.lower(`form`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMemberRequest.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The full sync (queued requests and their files up, request statuses
+     * down, then token use and pharmacy transactions), with progress and
+     * an explicit cancel handle. `progress` is called from a Rust thread.
+     * Transient failures are retried with backoff; after several in a row
+     * the sync ends with `SyncOffline` (everything kept). `cancel` ends it
+     * with `SyncCancelled`. One sync at a time: a second call waits for
+     * the running one (cancellable while it waits).
+     */
+    @Throws(CarnetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `syncRequests`(`progress`: SyncProgressListener?, `cancel`: SyncCancelHandle?) : SyncReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_carnet_ffi_fn_method_carnet_sync_requests(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeSyncProgressListener.lower(`progress`),
+        FfiConverterOptionalTypeSyncCancelHandle.lower(`cancel`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_carnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_carnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncReport.lift(it) },
+        // Error FFI converter
+        CarnetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * A consult token made on the phone, without network.
      */
     @Throws(CarnetException::class)
@@ -2201,7 +2617,9 @@ open class Carnet: Disposable, AutoCloseable, CarnetInterface
 
     
     /**
-     * Brings in token use and new pharmacy transactions.
+     * The full sync without progress or cancel handle: queued requests up,
+     * request statuses down, then token use and new pharmacy
+     * transactions. See `sync_requests`.
      */
     @Throws(CarnetException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -3385,6 +3803,723 @@ public object FfiConverterTypeQrVerifier: FfiConverter<QrVerifier, Long> {
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Stops a running sync. Make one per sync: once cancelled it stays
+ * cancelled, and a sync given a cancelled handle stops at once.
+ */
+public interface SyncCancelHandleInterface {
+    
+    /**
+     * Asks the sync to stop at its next await point (an HTTP call or a
+     * backoff wait is cut short). Returns at once; idempotent; callable
+     * from any thread.
+     */
+    fun `cancel`()
+    
+    /**
+     * Whether `cancel` was called.
+     */
+    fun `isCancelled`(): kotlin.Boolean
+    
+    companion object
+}
+
+/**
+ * Stops a running sync. Make one per sync: once cancelled it stays
+ * cancelled, and a sync given a cancelled handle stops at once.
+ */
+open class SyncCancelHandle: Disposable, AutoCloseable, SyncCancelHandleInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A handle that is not cancelled.
+     */
+    constructor() :
+        this(UniffiWithHandle, 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_constructor_synccancelhandle_new(
+    
+        _status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_synccancelhandle(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_synccancelhandle(handle, status)
+        }
+    }
+
+    
+    /**
+     * Asks the sync to stop at its next await point (an HTTP call or a
+     * backoff wait is cut short). Returns at once; idempotent; callable
+     * from any thread.
+     */override fun `cancel`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_synccancelhandle_cancel(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Whether `cancel` was called.
+     */override fun `isCancelled`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_synccancelhandle_is_cancelled(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncCancelHandle: FfiConverter<SyncCancelHandle, Long> {
+    override fun lower(value: SyncCancelHandle): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): SyncCancelHandle {
+        return SyncCancelHandle(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): SyncCancelHandle {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SyncCancelHandle) = 8UL
+
+    override fun write(value: SyncCancelHandle, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives a sync's progress. Called from a Rust (tokio) thread, between
+ * the sync's steps, never from the app's main thread: post to the UI
+ * thread and return quickly. Whatever it throws is ignored (progress is
+ * advisory; it never stops the sync).
+ */
+public interface SyncProgressListener {
+    
+    /**
+     * The sync moved on. Returns whether to keep reporting: `false` stops
+     * the callbacks for the rest of this sync (the screen went away); the
+     * sync itself goes on. (A value rather than a unit return also keeps
+     * the generated Swift within what scripts/swift-syntax.py parses.)
+     */
+    fun `onProgress`(`progress`: SyncProgressReport): kotlin.Boolean
+    
+    companion object
+}
+
+/**
+ * Receives a sync's progress. Called from a Rust (tokio) thread, between
+ * the sync's steps, never from the app's main thread: post to the UI
+ * thread and return quickly. Whatever it throws is ignored (progress is
+ * advisory; it never stops the sync).
+ */
+open class SyncProgressListenerImpl: Disposable, AutoCloseable, SyncProgressListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_carnet_ffi_fn_free_syncprogresslistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_carnet_ffi_fn_clone_syncprogresslistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * The sync moved on. Returns whether to keep reporting: `false` stops
+     * the callbacks for the rest of this sync (the screen went away); the
+     * sync itself goes on. (A value rather than a unit return also keeps
+     * the generated Swift within what scripts/swift-syntax.py parses.)
+     */
+    @Throws(SyncProgressException::class)override fun `onProgress`(`progress`: SyncProgressReport): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(SyncProgressException) { _status ->
+    UniffiLib.uniffi_carnet_ffi_fn_method_syncprogresslistener_on_progress(
+        it,
+        
+        FfiConverterTypeSyncProgressReport.lower(`progress`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceSyncProgressListener {
+    internal object `onProgress`: UniffiCallbackInterfaceSyncProgressListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`progress`: RustBuffer.ByValue,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSyncProgressListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onProgress`(
+                    FfiConverterTypeSyncProgressReport.lift(`progress`),
+                )
+            }
+            val writeReturn = { value: kotlin.Boolean -> uniffiOutReturn.setValue(FfiConverterBoolean.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: SyncProgressException -> FfiConverterTypeSyncProgressError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeSyncProgressListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeSyncProgressListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceSyncProgressListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onProgress`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_carnet_ffi_fn_init_callback_vtable_syncprogresslistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncProgressListener: FfiConverter<SyncProgressListener, Long> {
+    internal val handleMap = UniffiHandleMap<SyncProgressListener>()
+
+    override fun lower(value: SyncProgressListener): Long {
+        if (value is SyncProgressListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): SyncProgressListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return SyncProgressListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): SyncProgressListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SyncProgressListener) = 8UL
+
+    override fun write(value: SyncProgressListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * Absenteeism leave. Anything may be empty in a draft.
+ */
+data class AbsenteeismLeave (
+    /**
+     * Whose illness.
+     */
+    var `reason`: LeaveReason?
+    , 
+    /**
+     * First day of absence, `YYYY-MM-DD`.
+     */
+    var `start`: kotlin.String?
+    , 
+    /**
+     * Last day of absence (inclusive), `YYYY-MM-DD`.
+     */
+    var `end`: kotlin.String?
+    , 
+    /**
+     * The school or workplace.
+     */
+    var `workplace`: kotlin.String
+    , 
+    /**
+     * The doctor's certificate; required to submit.
+     */
+    var `medicalCertificate`: AttachmentRef?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAbsenteeismLeave: FfiConverterRustBuffer<AbsenteeismLeave> {
+    override fun read(buf: ByteBuffer): AbsenteeismLeave {
+        return AbsenteeismLeave(
+            FfiConverterOptionalTypeLeaveReason.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeAttachmentRef.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AbsenteeismLeave) = (
+            FfiConverterOptionalTypeLeaveReason.allocationSize(value.`reason`) +
+            FfiConverterOptionalString.allocationSize(value.`start`) +
+            FfiConverterOptionalString.allocationSize(value.`end`) +
+            FfiConverterString.allocationSize(value.`workplace`) +
+            FfiConverterOptionalTypeAttachmentRef.allocationSize(value.`medicalCertificate`)
+    )
+
+    override fun write(value: AbsenteeismLeave, buf: ByteBuffer) {
+            FfiConverterOptionalTypeLeaveReason.write(value.`reason`, buf)
+            FfiConverterOptionalString.write(value.`start`, buf)
+            FfiConverterOptionalString.write(value.`end`, buf)
+            FfiConverterString.write(value.`workplace`, buf)
+            FfiConverterOptionalTypeAttachmentRef.write(value.`medicalCertificate`, buf)
+    }
+}
+
+
 
 /**
  * The member's account as the insurer holds it.
@@ -3474,6 +4609,72 @@ public object FfiConverterTypeAccount: FfiConverterRustBuffer<Account> {
 
 
 /**
+ * A stored photo or scan, as a form cites it: the bytes are in the vault
+ * under their SHA-256. Made by `Carnet.add_attachment`; put it in a form
+ * as it is.
+ */
+data class AttachmentRef (
+    /**
+     * SHA-256 of the bytes, 64 lowercase hex digits.
+     */
+    var `sha256`: kotlin.String
+    , 
+    /**
+     * Size in bytes.
+     */
+    var `size`: kotlin.ULong
+    , 
+    /**
+     * MIME type: `image/jpeg`, `image/png`, `image/heic`, `image/webp`
+     * or `application/pdf`.
+     */
+    var `mediaType`: kotlin.String
+    , 
+    /**
+     * The file's name, shown back to the member.
+     */
+    var `fileName`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAttachmentRef: FfiConverterRustBuffer<AttachmentRef> {
+    override fun read(buf: ByteBuffer): AttachmentRef {
+        return AttachmentRef(
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AttachmentRef) = (
+            FfiConverterString.allocationSize(value.`sha256`) +
+            FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterString.allocationSize(value.`mediaType`) +
+            FfiConverterString.allocationSize(value.`fileName`)
+    )
+
+    override fun write(value: AttachmentRef, buf: ByteBuffer) {
+            FfiConverterString.write(value.`sha256`, buf)
+            FfiConverterULong.write(value.`size`, buf)
+            FfiConverterString.write(value.`mediaType`, buf)
+            FfiConverterString.write(value.`fileName`, buf)
+    }
+}
+
+
+
+/**
  * Where the member's data lives and which insurer to talk to.
  */
 data class CarnetConfig (
@@ -3540,6 +4741,61 @@ public object FfiConverterTypeCarnetConfig: FfiConverterRustBuffer<CarnetConfig>
             FfiConverterOptionalString.write(value.`rootCaPem`, buf)
             FfiConverterBoolean.write(value.`usePublicRoots`, buf)
             FfiConverterSequenceString.write(value.`spkiPins`, buf)
+    }
+}
+
+
+
+/**
+ * One expense of a claim.
+ */
+data class ClaimItem (
+    /**
+     * What it was.
+     */
+    var `description`: kotlin.String
+    , 
+    /**
+     * Amount paid in the currency's minor unit (cents); above zero.
+     */
+    var `amountCents`: kotlin.Long
+    , 
+    /**
+     * ISO 4217 code (`ARS`).
+     */
+    var `currency`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClaimItem: FfiConverterRustBuffer<ClaimItem> {
+    override fun read(buf: ByteBuffer): ClaimItem {
+        return ClaimItem(
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ClaimItem) = (
+            FfiConverterString.allocationSize(value.`description`) +
+            FfiConverterLong.allocationSize(value.`amountCents`) +
+            FfiConverterString.allocationSize(value.`currency`)
+    )
+
+    override fun write(value: ClaimItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`description`, buf)
+            FfiConverterLong.write(value.`amountCents`, buf)
+            FfiConverterString.write(value.`currency`, buf)
     }
 }
 
@@ -3619,6 +4875,61 @@ public object FfiConverterTypeConsultToken: FfiConverterRustBuffer<ConsultToken>
             FfiConverterLong.write(value.`madeAt`, buf)
             FfiConverterLong.write(value.`expiresAt`, buf)
             FfiConverterTypeTokenStatus.write(value.`status`, buf)
+    }
+}
+
+
+
+/**
+ * A substitute's yearly certificate of continuity.
+ */
+data class ContinuityCertificate (
+    /**
+     * The school year (a calendar year).
+     */
+    var `schoolYear`: kotlin.Int?
+    , 
+    /**
+     * The school that issued it.
+     */
+    var `school`: kotlin.String
+    , 
+    /**
+     * The certificate; required to submit.
+     */
+    var `certificate`: AttachmentRef?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeContinuityCertificate: FfiConverterRustBuffer<ContinuityCertificate> {
+    override fun read(buf: ByteBuffer): ContinuityCertificate {
+        return ContinuityCertificate(
+            FfiConverterOptionalInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeAttachmentRef.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ContinuityCertificate) = (
+            FfiConverterOptionalInt.allocationSize(value.`schoolYear`) +
+            FfiConverterString.allocationSize(value.`school`) +
+            FfiConverterOptionalTypeAttachmentRef.allocationSize(value.`certificate`)
+    )
+
+    override fun write(value: ContinuityCertificate, buf: ByteBuffer) {
+            FfiConverterOptionalInt.write(value.`schoolYear`, buf)
+            FfiConverterString.write(value.`school`, buf)
+            FfiConverterOptionalTypeAttachmentRef.write(value.`certificate`, buf)
     }
 }
 
@@ -3838,6 +5149,190 @@ public object FfiConverterTypeEnrolment: FfiConverterRustBuffer<Enrolment> {
 
 
 /**
+ * One request the insurer did not take in a sync.
+ */
+data class FailedUpload (
+    /**
+     * The request's id.
+     */
+    var `requestId`: kotlin.String
+    , 
+    /**
+     * The revision refused.
+     */
+    var `revision`: kotlin.ULong
+    , 
+    /**
+     * Why.
+     */
+    var `problem`: UploadProblem
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFailedUpload: FfiConverterRustBuffer<FailedUpload> {
+    override fun read(buf: ByteBuffer): FailedUpload {
+        return FailedUpload(
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTypeUploadProblem.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FailedUpload) = (
+            FfiConverterString.allocationSize(value.`requestId`) +
+            FfiConverterULong.allocationSize(value.`revision`) +
+            FfiConverterTypeUploadProblem.allocationSize(value.`problem`)
+    )
+
+    override fun write(value: FailedUpload, buf: ByteBuffer) {
+            FfiConverterString.write(value.`requestId`, buf)
+            FfiConverterULong.write(value.`revision`, buf)
+            FfiConverterTypeUploadProblem.write(value.`problem`, buf)
+    }
+}
+
+
+
+/**
+ * A request on this phone: its summary and its form.
+ */
+data class MemberRequest (
+    /**
+     * Made on the phone (32 hex digits); the id every call takes.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * Which kind.
+     */
+    var `kind`: RequestKind
+    , 
+    /**
+     * Starts at 1; grows with every edit and every resubmission.
+     */
+    var `revision`: kotlin.ULong
+    , 
+    /**
+     * The newest revision the insurer acknowledged or reported on.
+     */
+    var `backendRevision`: kotlin.ULong?
+    , 
+    /**
+     * Where it is.
+     */
+    var `state`: RequestStateName
+    , 
+    /**
+     * The reviewer's reasons: for returned and rejected requests, and for
+     * a resubmitted one (the reasons it answers); empty otherwise.
+     */
+    var `reasons`: List<kotlin.String>
+    , 
+    /**
+     * Whether it waits on this phone for the next sync (queued or
+     * resubmitted).
+     */
+    var `waitingForUpload`: kotlin.Boolean
+    , 
+    /**
+     * Whether the member may edit it (draft or returned).
+     */
+    var `editable`: kotlin.Boolean
+    , 
+    /**
+     * What the member filled in.
+     */
+    var `form`: RequestForm
+    , 
+    /**
+     * First saved (Unix seconds).
+     */
+    var `createdAt`: kotlin.Long
+    , 
+    /**
+     * Last changed (Unix seconds).
+     */
+    var `updatedAt`: kotlin.Long
+    , 
+    /**
+     * Last submitted (Unix seconds), if ever.
+     */
+    var `submittedAt`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMemberRequest: FfiConverterRustBuffer<MemberRequest> {
+    override fun read(buf: ByteBuffer): MemberRequest {
+        return MemberRequest(
+            FfiConverterString.read(buf),
+            FfiConverterTypeRequestKind.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterTypeRequestStateName.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterTypeRequestForm.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MemberRequest) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeRequestKind.allocationSize(value.`kind`) +
+            FfiConverterULong.allocationSize(value.`revision`) +
+            FfiConverterOptionalULong.allocationSize(value.`backendRevision`) +
+            FfiConverterTypeRequestStateName.allocationSize(value.`state`) +
+            FfiConverterSequenceString.allocationSize(value.`reasons`) +
+            FfiConverterBoolean.allocationSize(value.`waitingForUpload`) +
+            FfiConverterBoolean.allocationSize(value.`editable`) +
+            FfiConverterTypeRequestForm.allocationSize(value.`form`) +
+            FfiConverterLong.allocationSize(value.`createdAt`) +
+            FfiConverterLong.allocationSize(value.`updatedAt`) +
+            FfiConverterOptionalLong.allocationSize(value.`submittedAt`)
+    )
+
+    override fun write(value: MemberRequest, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeRequestKind.write(value.`kind`, buf)
+            FfiConverterULong.write(value.`revision`, buf)
+            FfiConverterOptionalULong.write(value.`backendRevision`, buf)
+            FfiConverterTypeRequestStateName.write(value.`state`, buf)
+            FfiConverterSequenceString.write(value.`reasons`, buf)
+            FfiConverterBoolean.write(value.`waitingForUpload`, buf)
+            FfiConverterBoolean.write(value.`editable`, buf)
+            FfiConverterTypeRequestForm.write(value.`form`, buf)
+            FfiConverterLong.write(value.`createdAt`, buf)
+            FfiConverterLong.write(value.`updatedAt`, buf)
+            FfiConverterOptionalLong.write(value.`submittedAt`, buf)
+    }
+}
+
+
+
+/**
  * One code to show. The shell draws `modules` (cheap to pass) and shows
  * the next code at `refresh_at`.
  */
@@ -4013,7 +5508,348 @@ public object FfiConverterTypeRegistration: FfiConverterRustBuffer<Registration>
 
 
 /**
- * What a sync brought in.
+ * A claim for expenses the member paid.
+ */
+data class ReimbursementClaim (
+    /**
+     * Outpatient, inpatient or global.
+     */
+    var `claimKind`: ClaimKind?
+    , 
+    /**
+     * What was paid for; at least one to submit.
+     */
+    var `items`: List<ClaimItem>
+    , 
+    /**
+     * Photos or scans of the receipts; at least one to submit.
+     */
+    var `receipts`: List<AttachmentRef>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReimbursementClaim: FfiConverterRustBuffer<ReimbursementClaim> {
+    override fun read(buf: ByteBuffer): ReimbursementClaim {
+        return ReimbursementClaim(
+            FfiConverterOptionalTypeClaimKind.read(buf),
+            FfiConverterSequenceTypeClaimItem.read(buf),
+            FfiConverterSequenceTypeAttachmentRef.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReimbursementClaim) = (
+            FfiConverterOptionalTypeClaimKind.allocationSize(value.`claimKind`) +
+            FfiConverterSequenceTypeClaimItem.allocationSize(value.`items`) +
+            FfiConverterSequenceTypeAttachmentRef.allocationSize(value.`receipts`)
+    )
+
+    override fun write(value: ReimbursementClaim, buf: ByteBuffer) {
+            FfiConverterOptionalTypeClaimKind.write(value.`claimKind`, buf)
+            FfiConverterSequenceTypeClaimItem.write(value.`items`, buf)
+            FfiConverterSequenceTypeAttachmentRef.write(value.`receipts`, buf)
+    }
+}
+
+
+
+/**
+ * Registration for care in another region.
+ */
+data class RemoteCareRegistration (
+    /**
+     * Where the member is insured.
+     */
+    var `homeRegion`: kotlin.String
+    , 
+    /**
+     * Where care is received; must differ from `home_region`.
+     */
+    var `destinationRegion`: kotlin.String
+    , 
+    /**
+     * The hospital or clinic.
+     */
+    var `facility`: kotlin.String
+    , 
+    /**
+     * First day covered, `YYYY-MM-DD`.
+     */
+    var `start`: kotlin.String?
+    , 
+    /**
+     * Last day covered (inclusive), `YYYY-MM-DD`.
+     */
+    var `end`: kotlin.String?
+    , 
+    /**
+     * Why.
+     */
+    var `reason`: RemoteCareReason?
+    , 
+    /**
+     * Free text; optional.
+     */
+    var `details`: kotlin.String
+    , 
+    /**
+     * Supporting documents; optional.
+     */
+    var `attachments`: List<AttachmentRef>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRemoteCareRegistration: FfiConverterRustBuffer<RemoteCareRegistration> {
+    override fun read(buf: ByteBuffer): RemoteCareRegistration {
+        return RemoteCareRegistration(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeRemoteCareReason.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeAttachmentRef.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RemoteCareRegistration) = (
+            FfiConverterString.allocationSize(value.`homeRegion`) +
+            FfiConverterString.allocationSize(value.`destinationRegion`) +
+            FfiConverterString.allocationSize(value.`facility`) +
+            FfiConverterOptionalString.allocationSize(value.`start`) +
+            FfiConverterOptionalString.allocationSize(value.`end`) +
+            FfiConverterOptionalTypeRemoteCareReason.allocationSize(value.`reason`) +
+            FfiConverterString.allocationSize(value.`details`) +
+            FfiConverterSequenceTypeAttachmentRef.allocationSize(value.`attachments`)
+    )
+
+    override fun write(value: RemoteCareRegistration, buf: ByteBuffer) {
+            FfiConverterString.write(value.`homeRegion`, buf)
+            FfiConverterString.write(value.`destinationRegion`, buf)
+            FfiConverterString.write(value.`facility`, buf)
+            FfiConverterOptionalString.write(value.`start`, buf)
+            FfiConverterOptionalString.write(value.`end`, buf)
+            FfiConverterOptionalTypeRemoteCareReason.write(value.`reason`, buf)
+            FfiConverterString.write(value.`details`, buf)
+            FfiConverterSequenceTypeAttachmentRef.write(value.`attachments`, buf)
+    }
+}
+
+
+
+/**
+ * One field to correct: where, and what is wrong. Never the value.
+ */
+data class RequestFieldProblem (
+    /**
+     * The field's JSON path: `start`, `items[2].amount_cents`, `receipts`.
+     */
+    var `field`: kotlin.String
+    , 
+    /**
+     * What is wrong, a stable code the apps localise as `problem_<code>`:
+     * `missing`, `too_long`, `too_many`, `end_before_start`,
+     * `period_too_long`, `school_year_out_of_range`, `same_region`,
+     * `amount_not_positive`, `invalid_currency`, `invalid_attachment`,
+     * `attachment_not_stored`, `invalid_date`.
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * The numbers the message needs, in order: `too_long` (max
+     * characters), `too_many` (max entries), `period_too_long` (max days),
+     * `school_year_out_of_range` (earliest, latest); empty otherwise.
+     */
+    var `limits`: List<kotlin.Long>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequestFieldProblem: FfiConverterRustBuffer<RequestFieldProblem> {
+    override fun read(buf: ByteBuffer): RequestFieldProblem {
+        return RequestFieldProblem(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RequestFieldProblem) = (
+            FfiConverterString.allocationSize(value.`field`) +
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterSequenceLong.allocationSize(value.`limits`)
+    )
+
+    override fun write(value: RequestFieldProblem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`field`, buf)
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterSequenceLong.write(value.`limits`, buf)
+    }
+}
+
+
+
+/**
+ * Every request on this phone, in creation order, and how many records
+ * could not be read (kept on disk, never dropped: tell the member).
+ */
+data class RequestListing (
+    /**
+     * The readable requests.
+     */
+    var `requests`: List<MemberRequest>
+    , 
+    /**
+     * Records that failed to decrypt or decode.
+     */
+    var `unreadable`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequestListing: FfiConverterRustBuffer<RequestListing> {
+    override fun read(buf: ByteBuffer): RequestListing {
+        return RequestListing(
+            FfiConverterSequenceTypeMemberRequest.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RequestListing) = (
+            FfiConverterSequenceTypeMemberRequest.allocationSize(value.`requests`) +
+            FfiConverterUInt.allocationSize(value.`unreadable`)
+    )
+
+    override fun write(value: RequestListing, buf: ByteBuffer) {
+            FfiConverterSequenceTypeMemberRequest.write(value.`requests`, buf)
+            FfiConverterUInt.write(value.`unreadable`, buf)
+    }
+}
+
+
+
+/**
+ * A snapshot of a sync's progress: counts only, no id, name or content.
+ */
+data class SyncProgressReport (
+    /**
+     * The current phase.
+     */
+    var `phase`: SyncPhase
+    , 
+    /**
+     * Attachment bytes the insurer holds so far, of `bytes_total` (files
+     * it already had count as done).
+     */
+    var `bytesDone`: kotlin.ULong
+    , 
+    /**
+     * Attachment bytes of every file the pending requests cite.
+     */
+    var `bytesTotal`: kotlin.ULong
+    , 
+    /**
+     * Requests handled so far (acknowledged or refused).
+     */
+    var `requestsDone`: kotlin.UInt
+    , 
+    /**
+     * Requests waiting for upload when the phase began.
+     */
+    var `requestsTotal`: kotlin.UInt
+    , 
+    /**
+     * Status changes applied so far.
+     */
+    var `statusesApplied`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncProgressReport: FfiConverterRustBuffer<SyncProgressReport> {
+    override fun read(buf: ByteBuffer): SyncProgressReport {
+        return SyncProgressReport(
+            FfiConverterTypeSyncPhase.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncProgressReport) = (
+            FfiConverterTypeSyncPhase.allocationSize(value.`phase`) +
+            FfiConverterULong.allocationSize(value.`bytesDone`) +
+            FfiConverterULong.allocationSize(value.`bytesTotal`) +
+            FfiConverterUInt.allocationSize(value.`requestsDone`) +
+            FfiConverterUInt.allocationSize(value.`requestsTotal`) +
+            FfiConverterUInt.allocationSize(value.`statusesApplied`)
+    )
+
+    override fun write(value: SyncProgressReport, buf: ByteBuffer) {
+            FfiConverterTypeSyncPhase.write(value.`phase`, buf)
+            FfiConverterULong.write(value.`bytesDone`, buf)
+            FfiConverterULong.write(value.`bytesTotal`, buf)
+            FfiConverterUInt.write(value.`requestsDone`, buf)
+            FfiConverterUInt.write(value.`requestsTotal`, buf)
+            FfiConverterUInt.write(value.`statusesApplied`, buf)
+    }
+}
+
+
+
+/**
+ * What a sync brought in and sent out. The request counters come last and
+ * default to zero/empty, so code that builds a report (tests, fakes) with
+ * the first three fields keeps compiling.
  */
 data class SyncReport (
     /**
@@ -4030,6 +5866,31 @@ data class SyncReport (
      * Whether tokens are disabled (100 wrong codes in a row).
      */
     var `tokensDisabled`: kotlin.Boolean
+    , 
+    /**
+     * Requests (revisions) the insurer acknowledged in this sync.
+     */
+    var `requestsUploaded`: kotlin.UInt = 0U 
+    , 
+    /**
+     * Attachment bytes the insurer newly accepted in this sync.
+     */
+    var `attachmentBytesUploaded`: kotlin.ULong = 0UL 
+    , 
+    /**
+     * Request status changes that changed a request on this phone.
+     */
+    var `statusChangesApplied`: kotlin.UInt = 0U 
+    , 
+    /**
+     * Status changes read from the insurer, applied or not.
+     */
+    var `statusChangesPulled`: kotlin.UInt = 0U 
+    , 
+    /**
+     * Requests the insurer refused, each with why; they stay queued.
+     */
+    var `requestsFailed`: List<FailedUpload> = listOf() 
     
 ){
     
@@ -4049,19 +5910,34 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterSequenceTypeFailedUpload.read(buf),
         )
     }
 
     override fun allocationSize(value: SyncReport) = (
             FfiConverterUInt.allocationSize(value.`tokensUsed`) +
             FfiConverterUInt.allocationSize(value.`newTransactions`) +
-            FfiConverterBoolean.allocationSize(value.`tokensDisabled`)
+            FfiConverterBoolean.allocationSize(value.`tokensDisabled`) +
+            FfiConverterUInt.allocationSize(value.`requestsUploaded`) +
+            FfiConverterULong.allocationSize(value.`attachmentBytesUploaded`) +
+            FfiConverterUInt.allocationSize(value.`statusChangesApplied`) +
+            FfiConverterUInt.allocationSize(value.`statusChangesPulled`) +
+            FfiConverterSequenceTypeFailedUpload.allocationSize(value.`requestsFailed`)
     )
 
     override fun write(value: SyncReport, buf: ByteBuffer) {
             FfiConverterUInt.write(value.`tokensUsed`, buf)
             FfiConverterUInt.write(value.`newTransactions`, buf)
             FfiConverterBoolean.write(value.`tokensDisabled`, buf)
+            FfiConverterUInt.write(value.`requestsUploaded`, buf)
+            FfiConverterULong.write(value.`attachmentBytesUploaded`, buf)
+            FfiConverterUInt.write(value.`statusChangesApplied`, buf)
+            FfiConverterUInt.write(value.`statusChangesPulled`, buf)
+            FfiConverterSequenceTypeFailedUpload.write(value.`requestsFailed`, buf)
     }
 }
 
@@ -4675,6 +6551,155 @@ sealed class CarnetException: kotlin.Exception() {
     }
     
     /**
+     * The sync gave up after `attempts` transient failures in a row with no
+     * answer (no network, timeouts). Everything is kept on the phone;
+     * schedule another sync, not before `retry_after_seconds` when known.
+     * Its code is `offline`: for the member it is that same situation (same
+     * message, same retry), with what the scheduler needs on top.
+     */
+    class SyncOffline(
+        
+        /**
+         * Failed attempts in a row before giving up.
+         */
+        val `attempts`: kotlin.UInt, 
+        
+        /**
+         * How long the server asked to wait earlier (`Retry-After`), if it did.
+         */
+        val `retryAfterSeconds`: kotlin.ULong?
+        ) : CarnetException() {
+        override val message
+            get() = "attempts=${ `attempts` }, retryAfterSeconds=${ `retryAfterSeconds` }"
+    }
+    
+    /**
+     * The sync gave up after `attempts` transient failures in a row, the
+     * insurer answering 5xx (overloaded, maintenance). As `SyncOffline`;
+     * its code is `server_unavailable`.
+     */
+    class SyncServerUnavailable(
+        
+        /**
+         * Failed attempts in a row before giving up.
+         */
+        val `attempts`: kotlin.UInt, 
+        
+        /**
+         * How long the server asked to wait (`Retry-After`), if it did.
+         */
+        val `retryAfterSeconds`: kotlin.ULong?
+        ) : CarnetException() {
+        override val message
+            get() = "attempts=${ `attempts` }, retryAfterSeconds=${ `retryAfterSeconds` }"
+    }
+    
+    /**
+     * The sync was stopped through its `SyncCancelHandle`. What the insurer
+     * had confirmed is recorded; the next sync continues from there.
+     */
+    class SyncCancelled(
+        ) : CarnetException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The request cannot be queued as it is: every problem, one per field,
+     * in form order. It stays as it was (draft or returned).
+     */
+    class RequestInvalid(
+        
+        /**
+         * The fields to correct (paths and problem codes, never values).
+         */
+        val `problems`: List<RequestFieldProblem>
+        ) : CarnetException() {
+        override val message
+            get() = "problems=${ `problems` }"
+    }
+    
+    /**
+     * The request cannot be edited in its state (only drafts and returned
+     * requests can; recall a queued one first).
+     */
+    class RequestNotEditable(
+        
+        /**
+         * The state it is in, as a wire name (`queued`, `sent`,
+         * `approved`...; `RequestStateName` in snake_case). A string, like
+         * every field of this enum, so that the error stays plain data.
+         */
+        val `state`: kotlin.String
+        ) : CarnetException() {
+        override val message
+            get() = "state=${ `state` }"
+    }
+    
+    /**
+     * The action does not apply in the request's state (e.g. recall a
+     * request already sent, submit an approved one).
+     */
+    class RequestActionRefused(
+        
+        /**
+         * The state it is in, as a wire name (`draft`, `sent`...).
+         */
+        val `state`: kotlin.String, 
+        
+        /**
+         * What was attempted: `edit`, `submit`, `recall`, or
+         * `insurer_update` (not a member action).
+         */
+        val `action`: kotlin.String
+        ) : CarnetException() {
+        override val message
+            get() = "state=${ `state` }, action=${ `action` }"
+    }
+    
+    /**
+     * The file has no bytes.
+     */
+    class AttachmentEmpty(
+        ) : CarnetException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The file is larger than `max_bytes`.
+     */
+    class AttachmentTooLarge(
+        
+        /**
+         * The limit, in bytes (20 MiB).
+         */
+        val `maxBytes`: kotlin.ULong
+        ) : CarnetException() {
+        override val message
+            get() = "maxBytes=${ `maxBytes` }"
+    }
+    
+    /**
+     * Not a JPEG, PNG, HEIC, WebP or PDF.
+     */
+    class AttachmentTypeUnsupported(
+        ) : CarnetException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The file name is empty, too long, or has `/`, `\\` or control
+     * characters.
+     */
+    class AttachmentNameInvalid(
+        ) : CarnetException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
      * A bug or a state the app cannot act on. `what` is a fixed, non-personal
      * category for bug reports, not for display.
      */
@@ -4771,7 +6796,32 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
                 FfiConverterLong.read(buf),
                 )
             35 -> CarnetException.NoTokenSecret()
-            36 -> CarnetException.Unexpected(
+            36 -> CarnetException.SyncOffline(
+                FfiConverterUInt.read(buf),
+                FfiConverterOptionalULong.read(buf),
+                )
+            37 -> CarnetException.SyncServerUnavailable(
+                FfiConverterUInt.read(buf),
+                FfiConverterOptionalULong.read(buf),
+                )
+            38 -> CarnetException.SyncCancelled()
+            39 -> CarnetException.RequestInvalid(
+                FfiConverterSequenceTypeRequestFieldProblem.read(buf),
+                )
+            40 -> CarnetException.RequestNotEditable(
+                FfiConverterString.read(buf),
+                )
+            41 -> CarnetException.RequestActionRefused(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            42 -> CarnetException.AttachmentEmpty()
+            43 -> CarnetException.AttachmentTooLarge(
+                FfiConverterULong.read(buf),
+                )
+            44 -> CarnetException.AttachmentTypeUnsupported()
+            45 -> CarnetException.AttachmentNameInvalid()
+            46 -> CarnetException.Unexpected(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4924,6 +6974,55 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
                 + FfiConverterLong.allocationSize(value.`availableAt`)
             )
             is CarnetException.NoTokenSecret -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CarnetException.SyncOffline -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterUInt.allocationSize(value.`attempts`)
+                + FfiConverterOptionalULong.allocationSize(value.`retryAfterSeconds`)
+            )
+            is CarnetException.SyncServerUnavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterUInt.allocationSize(value.`attempts`)
+                + FfiConverterOptionalULong.allocationSize(value.`retryAfterSeconds`)
+            )
+            is CarnetException.SyncCancelled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CarnetException.RequestInvalid -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterSequenceTypeRequestFieldProblem.allocationSize(value.`problems`)
+            )
+            is CarnetException.RequestNotEditable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`state`)
+            )
+            is CarnetException.RequestActionRefused -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`state`)
+                + FfiConverterString.allocationSize(value.`action`)
+            )
+            is CarnetException.AttachmentEmpty -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CarnetException.AttachmentTooLarge -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterULong.allocationSize(value.`maxBytes`)
+            )
+            is CarnetException.AttachmentTypeUnsupported -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is CarnetException.AttachmentNameInvalid -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
             )
@@ -5084,8 +7183,57 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
                 buf.putInt(35)
                 Unit
             }
-            is CarnetException.Unexpected -> {
+            is CarnetException.SyncOffline -> {
                 buf.putInt(36)
+                FfiConverterUInt.write(value.`attempts`, buf)
+                FfiConverterOptionalULong.write(value.`retryAfterSeconds`, buf)
+                Unit
+            }
+            is CarnetException.SyncServerUnavailable -> {
+                buf.putInt(37)
+                FfiConverterUInt.write(value.`attempts`, buf)
+                FfiConverterOptionalULong.write(value.`retryAfterSeconds`, buf)
+                Unit
+            }
+            is CarnetException.SyncCancelled -> {
+                buf.putInt(38)
+                Unit
+            }
+            is CarnetException.RequestInvalid -> {
+                buf.putInt(39)
+                FfiConverterSequenceTypeRequestFieldProblem.write(value.`problems`, buf)
+                Unit
+            }
+            is CarnetException.RequestNotEditable -> {
+                buf.putInt(40)
+                FfiConverterString.write(value.`state`, buf)
+                Unit
+            }
+            is CarnetException.RequestActionRefused -> {
+                buf.putInt(41)
+                FfiConverterString.write(value.`state`, buf)
+                FfiConverterString.write(value.`action`, buf)
+                Unit
+            }
+            is CarnetException.AttachmentEmpty -> {
+                buf.putInt(42)
+                Unit
+            }
+            is CarnetException.AttachmentTooLarge -> {
+                buf.putInt(43)
+                FfiConverterULong.write(value.`maxBytes`, buf)
+                Unit
+            }
+            is CarnetException.AttachmentTypeUnsupported -> {
+                buf.putInt(44)
+                Unit
+            }
+            is CarnetException.AttachmentNameInvalid -> {
+                buf.putInt(45)
+                Unit
+            }
+            is CarnetException.Unexpected -> {
+                buf.putInt(46)
                 FfiConverterString.write(value.`what`, buf)
                 Unit
             }
@@ -5093,6 +7241,53 @@ public object FfiConverterTypeCarnetError : FfiConverterRustBuffer<CarnetExcepti
     }
 
 }
+
+
+
+/**
+ * The file a claim belongs to.
+ */
+
+enum class ClaimKind {
+    
+    /**
+     * Care without a hospital stay.
+     */
+    OUTPATIENT,
+    /**
+     * A hospital stay.
+     */
+    INPATIENT,
+    /**
+     * A package price for a whole treatment.
+     */
+    GLOBAL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClaimKind: FfiConverterRustBuffer<ClaimKind> {
+    override fun read(buf: ByteBuffer) = try {
+        ClaimKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ClaimKind) = 4UL
+
+    override fun write(value: ClaimKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -5201,6 +7396,73 @@ public object FfiConverterTypeDeviceSignerError : FfiConverterRustBuffer<DeviceS
     }
 
 }
+
+
+
+/**
+ * A family member's relation to the member.
+ */
+
+enum class FamilyRelation {
+    
+    /**
+     * Spouse or partner.
+     */
+    SPOUSE_OR_PARTNER,
+    /**
+     * Son or daughter.
+     */
+    CHILD,
+    /**
+     * Father or mother.
+     */
+    PARENT,
+    /**
+     * Brother or sister.
+     */
+    SIBLING,
+    /**
+     * Grandparent.
+     */
+    GRANDPARENT,
+    /**
+     * Grandchild.
+     */
+    GRANDCHILD,
+    /**
+     * Father- or mother-in-law.
+     */
+    PARENT_IN_LAW,
+    /**
+     * Another relative in the member's care.
+     */
+    OTHER_RELATIVE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFamilyRelation: FfiConverterRustBuffer<FamilyRelation> {
+    override fun read(buf: ByteBuffer) = try {
+        FamilyRelation.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: FamilyRelation) = 4UL
+
+    override fun write(value: FamilyRelation, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -5313,6 +7575,91 @@ public object FfiConverterTypeKeyStoreError : FfiConverterRustBuffer<KeyStoreExc
 
 
 /**
+ * Why the member is absent.
+ */
+sealed class LeaveReason {
+    
+    /**
+     * The member is ill.
+     */
+    object OwnIllness : LeaveReason()
+    
+    
+    /**
+     * The member cares for an ill family member.
+     */
+    data class FamilyCare(
+        /**
+         * Who that is to the member.
+         */
+        val `relation`: org.carnet.core.FamilyRelation) : LeaveReason()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLeaveReason : FfiConverterRustBuffer<LeaveReason>{
+    override fun read(buf: ByteBuffer): LeaveReason {
+        return when(buf.getInt()) {
+            1 -> LeaveReason.OwnIllness
+            2 -> LeaveReason.FamilyCare(
+                FfiConverterTypeFamilyRelation.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: LeaveReason): ULong = when(value) {
+        is LeaveReason.OwnIllness -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is LeaveReason.FamilyCare -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeFamilyRelation.allocationSize(value.`relation`)
+            )
+        }
+    }
+
+    override fun write(value: LeaveReason, buf: ByteBuffer) {
+        when(value) {
+            is LeaveReason.OwnIllness -> {
+                buf.putInt(1)
+                Unit
+            }
+            is LeaveReason.FamilyCare -> {
+                buf.putInt(2)
+                FfiConverterTypeFamilyRelation.write(value.`relation`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * What a code is for: the first scan identifies, a fresh one settles.
  */
 
@@ -5411,6 +7758,456 @@ public object FfiConverterTypeRegistrationField: FfiConverterRustBuffer<Registra
 }
 
 
+
+
+
+/**
+ * Why care is needed in another region.
+ */
+
+enum class RemoteCareReason {
+    
+    /**
+     * The member lives there now, or for a long period.
+     */
+    RELOCATION,
+    /**
+     * A trip or a temporary stay.
+     */
+    TEMPORARY_STAY,
+    /**
+     * A doctor referred the member there.
+     */
+    REFERRAL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRemoteCareReason: FfiConverterRustBuffer<RemoteCareReason> {
+    override fun read(buf: ByteBuffer) = try {
+        RemoteCareReason.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: RemoteCareReason) = 4UL
+
+    override fun write(value: RemoteCareReason, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * A request's content, one variant per kind. (Variants are named apart
+ * from the records so that Kotlin's nested classes do not shadow them.)
+ */
+sealed class RequestForm {
+    
+    /**
+     * An absenteeism leave.
+     */
+    data class Leave(
+        /**
+         * The form.
+         */
+        val `form`: org.carnet.core.AbsenteeismLeave) : RequestForm()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A certificate of continuity.
+     */
+    data class Continuity(
+        /**
+         * The form.
+         */
+        val `form`: org.carnet.core.ContinuityCertificate) : RequestForm()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A remote-care registration.
+     */
+    data class RemoteCare(
+        /**
+         * The form.
+         */
+        val `form`: org.carnet.core.RemoteCareRegistration) : RequestForm()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A reimbursement claim.
+     */
+    data class Claim(
+        /**
+         * The form.
+         */
+        val `form`: org.carnet.core.ReimbursementClaim) : RequestForm()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequestForm : FfiConverterRustBuffer<RequestForm>{
+    override fun read(buf: ByteBuffer): RequestForm {
+        return when(buf.getInt()) {
+            1 -> RequestForm.Leave(
+                FfiConverterTypeAbsenteeismLeave.read(buf),
+                )
+            2 -> RequestForm.Continuity(
+                FfiConverterTypeContinuityCertificate.read(buf),
+                )
+            3 -> RequestForm.RemoteCare(
+                FfiConverterTypeRemoteCareRegistration.read(buf),
+                )
+            4 -> RequestForm.Claim(
+                FfiConverterTypeReimbursementClaim.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: RequestForm): ULong = when(value) {
+        is RequestForm.Leave -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeAbsenteeismLeave.allocationSize(value.`form`)
+            )
+        }
+        is RequestForm.Continuity -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeContinuityCertificate.allocationSize(value.`form`)
+            )
+        }
+        is RequestForm.RemoteCare -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeRemoteCareRegistration.allocationSize(value.`form`)
+            )
+        }
+        is RequestForm.Claim -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeReimbursementClaim.allocationSize(value.`form`)
+            )
+        }
+    }
+
+    override fun write(value: RequestForm, buf: ByteBuffer) {
+        when(value) {
+            is RequestForm.Leave -> {
+                buf.putInt(1)
+                FfiConverterTypeAbsenteeismLeave.write(value.`form`, buf)
+                Unit
+            }
+            is RequestForm.Continuity -> {
+                buf.putInt(2)
+                FfiConverterTypeContinuityCertificate.write(value.`form`, buf)
+                Unit
+            }
+            is RequestForm.RemoteCare -> {
+                buf.putInt(3)
+                FfiConverterTypeRemoteCareRegistration.write(value.`form`, buf)
+                Unit
+            }
+            is RequestForm.Claim -> {
+                buf.putInt(4)
+                FfiConverterTypeReimbursementClaim.write(value.`form`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * The kind of a request.
+ */
+
+enum class RequestKind {
+    
+    /**
+     * Absence from work for illness or family care.
+     */
+    ABSENTEEISM_LEAVE,
+    /**
+     * A substitute's yearly certificate of continuity.
+     */
+    CONTINUITY_CERTIFICATE,
+    /**
+     * Registration for care in another region.
+     */
+    REMOTE_CARE,
+    /**
+     * Reimbursement of expenses.
+     */
+    REIMBURSEMENT_CLAIM;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequestKind: FfiConverterRustBuffer<RequestKind> {
+    override fun read(buf: ByteBuffer) = try {
+        RequestKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: RequestKind) = 4UL
+
+    override fun write(value: RequestKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a request is in its life cycle (docs/adr/0005-outbox.md).
+ */
+
+enum class RequestStateName {
+    
+    /**
+     * Being written on the phone; editable; not sent.
+     */
+    DRAFT,
+    /**
+     * Submitted, waiting for the network.
+     */
+    QUEUED,
+    /**
+     * The insurer acknowledged the upload.
+     */
+    SENT,
+    /**
+     * The insurer registered it.
+     */
+    RECEIVED,
+    /**
+     * A reviewer is looking at it.
+     */
+    UNDER_REVIEW,
+    /**
+     * Sent back with reasons: edit and submit again.
+     */
+    RETURNED,
+    /**
+     * Edited after a return and submitted again, waiting for the network.
+     */
+    RESUBMITTED,
+    /**
+     * Accepted. Final.
+     */
+    APPROVED,
+    /**
+     * Refused, with reasons. Final.
+     */
+    REJECTED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequestStateName: FfiConverterRustBuffer<RequestStateName> {
+    override fun read(buf: ByteBuffer) = try {
+        RequestStateName.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: RequestStateName) = 4UL
+
+    override fun write(value: RequestStateName, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What the sync is doing, in the order it does it.
+ */
+
+enum class SyncPhase {
+    
+    /**
+     * Uploading the files the pending requests cite.
+     */
+    ATTACHMENTS,
+    /**
+     * Uploading the pending requests.
+     */
+    REQUESTS,
+    /**
+     * Pulling the status changes of the member's requests.
+     */
+    STATUSES;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncPhase: FfiConverterRustBuffer<SyncPhase> {
+    override fun read(buf: ByteBuffer) = try {
+        SyncPhase.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SyncPhase) = 4UL
+
+    override fun write(value: SyncPhase, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+
+/**
+ * Why the app's progress listener failed. Progress is advisory: the sync
+ * ignores it and goes on. Declared (rather than a bare `()` return) so that
+ * an exception thrown by the listener comes back as a value: for a method
+ * without an error type UniFFI panics instead.
+ */
+sealed class SyncProgressException: kotlin.Exception() {
+    
+    /**
+     * The listener threw; `reason` is not kept or logged (it may quote the
+     * app's state).
+     */
+    class Failed(
+        
+        /**
+         * What the app said.
+         */
+        val `reason`: kotlin.String
+        ) : SyncProgressException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<SyncProgressException> {
+        override fun lift(error_buf: RustBuffer.ByValue): SyncProgressException = FfiConverterTypeSyncProgressError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncProgressError : FfiConverterRustBuffer<SyncProgressException> {
+    override fun read(buf: ByteBuffer): SyncProgressException {
+        
+
+        return when(buf.getInt()) {
+            1 -> SyncProgressException.Failed(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: SyncProgressException): ULong {
+        return when(value) {
+            is SyncProgressException.Failed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: SyncProgressException, buf: ByteBuffer) {
+        when(value) {
+            is SyncProgressException.Failed -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
 
 
 
@@ -5520,6 +8317,229 @@ public object FfiConverterTypeTokenStatus : FfiConverterRustBuffer<TokenStatus>{
 }
 
 
+
+
+
+/**
+ * Why the insurer did not take one request in a sync. The request stays
+ * queued on the phone: the member recalls, corrects and submits it again.
+ */
+sealed class UploadProblem {
+    
+    /**
+     * The insurer refused these fields (JSON paths, never values).
+     */
+    data class InvalidFields(
+        /**
+         * The refused fields.
+         */
+        val `fields`: List<kotlin.String>) : UploadProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A cited file was refused (`code`: `too_large`, `size_mismatch`,
+     * `hash_mismatch`) or is not on this phone (`not_stored`).
+     */
+    data class AttachmentRefused(
+        /**
+         * The file's SHA-256 (as in `AttachmentRef.sha256`).
+         */
+        val `sha256`: kotlin.String, 
+        /**
+         * The server's code, or `not_stored`.
+         */
+        val `code`: kotlin.String) : UploadProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The insurer still lacked files after they were uploaded.
+     */
+    data class MissingAttachments(
+        /**
+         * The SHA-256 of each.
+         */
+        val `hashes`: List<kotlin.String>) : UploadProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The id is taken at the insurer by another member's request (a bug).
+     */
+    object IdTaken : UploadProblem()
+    
+    
+    /**
+     * Another refusal, by HTTP status and the server's machine code.
+     */
+    data class Refused(
+        /**
+         * HTTP status.
+         */
+        val `status`: kotlin.UShort, 
+        /**
+         * The server's code.
+         */
+        val `code`: kotlin.String) : UploadProblem()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUploadProblem : FfiConverterRustBuffer<UploadProblem>{
+    override fun read(buf: ByteBuffer): UploadProblem {
+        return when(buf.getInt()) {
+            1 -> UploadProblem.InvalidFields(
+                FfiConverterSequenceString.read(buf),
+                )
+            2 -> UploadProblem.AttachmentRefused(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            3 -> UploadProblem.MissingAttachments(
+                FfiConverterSequenceString.read(buf),
+                )
+            4 -> UploadProblem.IdTaken
+            5 -> UploadProblem.Refused(
+                FfiConverterUShort.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: UploadProblem): ULong = when(value) {
+        is UploadProblem.InvalidFields -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceString.allocationSize(value.`fields`)
+            )
+        }
+        is UploadProblem.AttachmentRefused -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`sha256`)
+                + FfiConverterString.allocationSize(value.`code`)
+            )
+        }
+        is UploadProblem.MissingAttachments -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceString.allocationSize(value.`hashes`)
+            )
+        }
+        is UploadProblem.IdTaken -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is UploadProblem.Refused -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUShort.allocationSize(value.`status`)
+                + FfiConverterString.allocationSize(value.`code`)
+            )
+        }
+    }
+
+    override fun write(value: UploadProblem, buf: ByteBuffer) {
+        when(value) {
+            is UploadProblem.InvalidFields -> {
+                buf.putInt(1)
+                FfiConverterSequenceString.write(value.`fields`, buf)
+                Unit
+            }
+            is UploadProblem.AttachmentRefused -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`sha256`, buf)
+                FfiConverterString.write(value.`code`, buf)
+                Unit
+            }
+            is UploadProblem.MissingAttachments -> {
+                buf.putInt(3)
+                FfiConverterSequenceString.write(value.`hashes`, buf)
+                Unit
+            }
+            is UploadProblem.IdTaken -> {
+                buf.putInt(4)
+                Unit
+            }
+            is UploadProblem.Refused -> {
+                buf.putInt(5)
+                FfiConverterUShort.write(value.`status`, buf)
+                FfiConverterString.write(value.`code`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
+    override fun read(buf: ByteBuffer): kotlin.Int? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Int?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Int?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterInt.write(value, buf)
+        }
+    }
+}
 
 
 
@@ -5655,6 +8675,258 @@ public object FfiConverterOptionalTypeDeviceSigner: FfiConverterRustBuffer<Devic
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeSyncCancelHandle: FfiConverterRustBuffer<SyncCancelHandle?> {
+    override fun read(buf: ByteBuffer): SyncCancelHandle? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSyncCancelHandle.read(buf)
+    }
+
+    override fun allocationSize(value: SyncCancelHandle?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSyncCancelHandle.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SyncCancelHandle?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSyncCancelHandle.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeSyncProgressListener: FfiConverterRustBuffer<SyncProgressListener?> {
+    override fun read(buf: ByteBuffer): SyncProgressListener? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeSyncProgressListener.read(buf)
+    }
+
+    override fun allocationSize(value: SyncProgressListener?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeSyncProgressListener.allocationSize(value)
+        }
+    }
+
+    override fun write(value: SyncProgressListener?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeSyncProgressListener.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeAttachmentRef: FfiConverterRustBuffer<AttachmentRef?> {
+    override fun read(buf: ByteBuffer): AttachmentRef? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeAttachmentRef.read(buf)
+    }
+
+    override fun allocationSize(value: AttachmentRef?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeAttachmentRef.allocationSize(value)
+        }
+    }
+
+    override fun write(value: AttachmentRef?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeAttachmentRef.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeMemberRequest: FfiConverterRustBuffer<MemberRequest?> {
+    override fun read(buf: ByteBuffer): MemberRequest? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeMemberRequest.read(buf)
+    }
+
+    override fun allocationSize(value: MemberRequest?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeMemberRequest.allocationSize(value)
+        }
+    }
+
+    override fun write(value: MemberRequest?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeMemberRequest.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeClaimKind: FfiConverterRustBuffer<ClaimKind?> {
+    override fun read(buf: ByteBuffer): ClaimKind? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeClaimKind.read(buf)
+    }
+
+    override fun allocationSize(value: ClaimKind?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeClaimKind.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ClaimKind?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeClaimKind.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeLeaveReason: FfiConverterRustBuffer<LeaveReason?> {
+    override fun read(buf: ByteBuffer): LeaveReason? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLeaveReason.read(buf)
+    }
+
+    override fun allocationSize(value: LeaveReason?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLeaveReason.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LeaveReason?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLeaveReason.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeRemoteCareReason: FfiConverterRustBuffer<RemoteCareReason?> {
+    override fun read(buf: ByteBuffer): RemoteCareReason? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeRemoteCareReason.read(buf)
+    }
+
+    override fun allocationSize(value: RemoteCareReason?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeRemoteCareReason.allocationSize(value)
+        }
+    }
+
+    override fun write(value: RemoteCareReason?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeRemoteCareReason.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceLong: FfiConverterRustBuffer<List<kotlin.Long>> {
+    override fun read(buf: ByteBuffer): List<kotlin.Long> {
+        val len = buf.getInt()
+        return List<kotlin.Long>(len) {
+            FfiConverterLong.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.Long>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterLong.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.Long>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterLong.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -5673,6 +8945,62 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAttachmentRef: FfiConverterRustBuffer<List<AttachmentRef>> {
+    override fun read(buf: ByteBuffer): List<AttachmentRef> {
+        val len = buf.getInt()
+        return List<AttachmentRef>(len) {
+            FfiConverterTypeAttachmentRef.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AttachmentRef>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAttachmentRef.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AttachmentRef>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAttachmentRef.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeClaimItem: FfiConverterRustBuffer<List<ClaimItem>> {
+    override fun read(buf: ByteBuffer): List<ClaimItem> {
+        val len = buf.getInt()
+        return List<ClaimItem>(len) {
+            FfiConverterTypeClaimItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ClaimItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeClaimItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ClaimItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeClaimItem.write(it, buf)
         }
     }
 }
@@ -5729,6 +9057,90 @@ public object FfiConverterSequenceTypeDevice: FfiConverterRustBuffer<List<Device
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDevice.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeFailedUpload: FfiConverterRustBuffer<List<FailedUpload>> {
+    override fun read(buf: ByteBuffer): List<FailedUpload> {
+        val len = buf.getInt()
+        return List<FailedUpload>(len) {
+            FfiConverterTypeFailedUpload.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<FailedUpload>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeFailedUpload.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<FailedUpload>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeFailedUpload.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeMemberRequest: FfiConverterRustBuffer<List<MemberRequest>> {
+    override fun read(buf: ByteBuffer): List<MemberRequest> {
+        val len = buf.getInt()
+        return List<MemberRequest>(len) {
+            FfiConverterTypeMemberRequest.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<MemberRequest>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMemberRequest.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<MemberRequest>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMemberRequest.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRequestFieldProblem: FfiConverterRustBuffer<List<RequestFieldProblem>> {
+    override fun read(buf: ByteBuffer): List<RequestFieldProblem> {
+        val len = buf.getInt()
+        return List<RequestFieldProblem>(len) {
+            FfiConverterTypeRequestFieldProblem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RequestFieldProblem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRequestFieldProblem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RequestFieldProblem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRequestFieldProblem.write(it, buf)
         }
     }
 }

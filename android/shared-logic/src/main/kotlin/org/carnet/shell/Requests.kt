@@ -1,8 +1,7 @@
-// Leave, remote-care and claim forms, and the requests list. The core's
-// requests API (core/src/requests, docs/adr/0005-outbox.md) is not in the
-// bindings yet: these types mirror the core's (wire names, states, field
-// problems) so that the adapter for the generated API is one small file and
-// the screens do not change.
+// Leave, continuity, remote-care and claim forms, and the requests list.
+// These types mirror the core's (core/src/requests, docs/adr/0005-outbox.md:
+// wire names, states, field problems) in the shape the screens edit; the
+// adapter over the generated API is `CarnetRequestsPort` (CoreAdapters.kt).
 package org.carnet.shell
 
 import kotlinx.coroutines.flow.MutableStateFlow
@@ -68,6 +67,16 @@ data class LeaveForm(
 ) : RequestForm {
     override val kind get() = RequestKind.ABSENTEEISM_LEAVE
     override fun toString() = "LeaveForm(..)"
+}
+
+data class ContinuityForm(
+    /** The school year as typed (a calendar year), or empty. */
+    val schoolYear: String = "",
+    val school: String = "",
+    val certificate: AttachmentRef? = null,
+) : RequestForm {
+    override val kind get() = RequestKind.CONTINUITY_CERTIFICATE
+    override fun toString() = "ContinuityForm(..)"
 }
 
 enum class RemoteCareReason(val wire: String) { RELOCATION("relocation"), TEMPORARY_STAY("temporary_stay"), REFERRAL("referral") }
@@ -136,18 +145,43 @@ interface RequestsPort {
     suspend fun sync(handle: RequestSyncHandle, progress: (SyncProgress) -> Unit)
 }
 
-/** The explicit cancel handle (UniFFI does not cancel Rust futures). */
+/**
+ * The explicit cancel handle (UniFFI does not cancel Rust futures). The
+ * adapter forwards [cancel] to the core's `SyncCancelHandle` through
+ * [onCancel].
+ */
 class RequestSyncHandle {
     @Volatile var cancelled = false
         private set
+    private val actions = java.util.concurrent.CopyOnWriteArrayList<() -> Unit>()
 
+    /** Idempotent; callable from any thread. */
     fun cancel() {
         cancelled = true
+        actions.forEach { it() }
+    }
+
+    /**
+     * Runs [action] on [cancel], or at once if already cancelled; returns
+     * what unregisters it. [action] may run twice (racing a [cancel]), so
+     * it must be idempotent.
+     */
+    fun onCancel(action: () -> Unit): () -> Unit {
+        actions += action
+        if (cancelled) action()
+        return { actions -= action }
     }
 }
 
 /** Amounts as typed in any of the app's languages, to cents. */
 object Money {
+    /** Cents as the amount field shows them again (`1250.50`, `12`); [parseCents] reads it back. */
+    fun format(cents: Long): String {
+        val sign = if (cents < 0) "-" else ""
+        val abs = kotlin.math.abs(cents)
+        return if (abs % 100 == 0L) "$sign${abs / 100}" else "$sign${abs / 100}.${(abs % 100).toString().padStart(2, '0')}"
+    }
+
     private val persianDigits = "۰۱۲۳۴۵۶۷۸۹"
     private val arabicDigits = "٠١٢٣٤٥٦٧٨٩"
 
@@ -260,7 +294,8 @@ class RequestFormModel<F : RequestForm>(
             _state.value = _state.value.copy(message = e.problems.firstOrNull()?.let(::messageFor) ?: UiText("attachment_refused"))
             return
         } catch (e: org.carnet.core.CarnetException) {
-            _state.value = _state.value.copy(message = UiText("attachment_refused"))
+            // The core says why (empty, too large, type, name): `error_attachment_*`.
+            _state.value = _state.value.copy(message = ErrorMessages.of(e, 0).message)
             return
         }
         edit { into(it, ref) }
@@ -346,6 +381,11 @@ class RequestFormModel<F : RequestForm>(
                     check("details", a.details, b.details); check("attachments", a.attachments, b.attachments)
                     // The region rule is reported on the destination.
                     if (a.homeRegion != b.homeRegion) changed += "destination_region"
+                }
+                a is ContinuityForm && b is ContinuityForm -> {
+                    check("school_year", a.schoolYear, b.schoolYear)
+                    check("school", a.school, b.school)
+                    check("certificate", a.certificate, b.certificate)
                 }
                 a is ClaimForm && b is ClaimForm -> {
                     check("claim_kind", a.claimKind, b.claimKind)

@@ -20,13 +20,13 @@ import org.carnet.shell.ErrorMessages
 import org.carnet.shell.Problem
 import org.carnet.shell.QrScreenModel
 import org.carnet.shell.RequestsListModel
-import org.carnet.shell.RequestsNotBound
+import org.carnet.shell.CarnetRequestsPort
 import org.carnet.shell.RequestsPort
 import org.carnet.shell.SignInModel
 import org.carnet.shell.SystemClock
 import org.carnet.shell.TokenScreenModel
 
-class Session(ports: CarnetPorts, app: CarnetApplication, scheduler: CoroutineScheduler) {
+class Session(ports: CarnetPorts, val requestsPort: RequestsPort, app: CarnetApplication, scheduler: CoroutineScheduler) {
     val signIn = SignInModel(ports, SystemClock, app.deviceName).apply { start() }
     val qr = QrScreenModel(
         ports, SystemClock, scheduler,
@@ -34,8 +34,6 @@ class Session(ports: CarnetPorts, app: CarnetApplication, scheduler: CoroutineSc
     )
     val tokens = TokenScreenModel(ports, SystemClock)
     val account = AccountScreenModel(ports, SystemClock)
-    /** The generated requests API replaces this with its adapter. */
-    val requestsPort: RequestsPort = RequestsNotBound
     val requests = RequestsListModel(requestsPort)
 }
 
@@ -54,7 +52,7 @@ class ShellViewModel(application: Application) : AndroidViewModel(application) {
     fun open() = launch {
         openProblem = null
         try {
-            session = Session(app.ports(), app, scheduler)
+            session = Session(app.ports(), CarnetRequestsPort(app.carnet()), app, scheduler)
         } catch (e: CarnetException) {
             openProblem = ErrorMessages.of(e, System.currentTimeMillis() / 1000)
         }

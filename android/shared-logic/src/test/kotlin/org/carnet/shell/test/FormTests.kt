@@ -77,6 +77,7 @@ class FakeOutbox : RequestsPort {
 }
 
 fun formTests(harness: Harness) {
+    requestAdapterTests(harness)
     harness.test("form: edits are saved as one draft after a quiet second, never lost") {
         val time = ManualTime(0)
         val outbox = FakeOutbox()
