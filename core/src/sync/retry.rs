@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::SyncPolicy;
@@ -21,11 +22,16 @@ use crate::error::Error;
 use crate::rng::Rng;
 
 /// Runs calls with retries; one per sync, so the budget spans the sync.
+/// Calls made side by side (the engine uploads a few requests at once)
+/// take a [`Retrier::share`] each: the count of failures in a row is
+/// shared, so a dead line still ends the sync after `max_attempts`
+/// failures whatever the number of calls in flight, and any success resets
+/// it for all.
 pub(crate) struct Retrier {
     policy: SyncPolicy,
     rng: Arc<dyn Rng>,
     cancel: CancelToken,
-    failures_in_a_row: u32,
+    failures_in_a_row: Arc<AtomicU32>,
 }
 
 impl Retrier {
@@ -34,7 +40,18 @@ impl Retrier {
             policy,
             rng,
             cancel,
-            failures_in_a_row: 0,
+            failures_in_a_row: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// Another handle on the same budget and cancel token, for a call made
+    /// beside this one's.
+    pub(crate) fn share(&self) -> Self {
+        Self {
+            policy: self.policy,
+            rng: Arc::clone(&self.rng),
+            cancel: self.cancel.clone(),
+            failures_in_a_row: Arc::clone(&self.failures_in_a_row),
         }
     }
 
@@ -59,34 +76,42 @@ impl Retrier {
         loop {
             let error = match self.cancel.run(attempt()).await? {
                 Ok(value) => {
-                    self.failures_in_a_row = 0;
+                    self.failures_in_a_row.store(0, Ordering::SeqCst);
                     return Ok(value);
                 }
                 Err(Error::Api(error)) if error.is_transient() => error,
                 Err(error) => return Err(error),
             };
-            self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
+            // Counted with the calls made beside this one (saturating: a
+            // wrap would start the budget again).
+            let failures = self
+                .failures_in_a_row
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    Some(n.saturating_add(1))
+                })
+                .unwrap_or(u32::MAX)
+                .saturating_add(1);
             let retry_after = error.retry_after();
             // A server that asks for a longer pause than a sync waits in
             // one go is not retried early: the sync ends and the platform
             // scheduler comes back later.
             let too_long = retry_after.is_some_and(|wait| wait > self.policy.backoff.cap);
-            if self.failures_in_a_row >= self.policy.max_attempts || too_long {
+            if failures >= self.policy.max_attempts || too_long {
                 tracing::info!(
                     what,
-                    attempts = self.failures_in_a_row,
+                    attempts = failures,
                     %error,
                     "giving up this sync; everything stays on disk"
                 );
-                return Err(offline(self.failures_in_a_row, error));
+                return Err(offline(failures, error));
             }
-            let delay =
-                self.policy
-                    .backoff
-                    .delay(self.failures_in_a_row - 1, retry_after, &*self.rng)?;
+            let delay = self
+                .policy
+                .backoff
+                .delay(failures - 1, retry_after, &*self.rng)?;
             tracing::debug!(
                 what,
-                attempt = self.failures_in_a_row,
+                attempt = failures,
                 delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                 %error,
                 "transient failure; retrying"
@@ -185,6 +210,39 @@ mod tests {
             }) => {}
             other => panic!("{other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn shared_handles_count_failures_in_a_row_together() {
+        let first = retrier(4);
+        let mut second = first.share();
+        let mut first = first;
+        // Two failures on one handle, then the other's calls add to them.
+        let mut script = vec![false, false, true].into_iter();
+        first
+            .call("test", || {
+                let ok = script.next().unwrap_or(false);
+                async move { if ok { Ok(()) } else { Err(offline_error()) } }
+            })
+            .await
+            .unwrap();
+        // The success reset the shared count: four more failures to go.
+        let calls = AtomicU32::new(0);
+        let mut third = second.share();
+        let _ = third
+            .call::<(), _, _>("test", || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(offline_error())
+            })
+            .await;
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        // Spent for every handle: the next failure anywhere gives up.
+        let outcome: Result<(), Error> =
+            second.call("test", || async { Err(offline_error()) }).await;
+        assert!(
+            matches!(outcome, Err(Error::SyncOffline { attempts: 5, .. })),
+            "{outcome:?}"
+        );
     }
 
     #[tokio::test]
