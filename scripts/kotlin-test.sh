@@ -29,66 +29,13 @@ cargo build --quiet -p carnet-ffi
 cargo build --quiet -p carnet-insurer
 bash scripts/bindings.sh check
 
-scratch="$(mktemp -d)"
-backend_pid=""
-cleanup() {
-    if [[ -n "$backend_pid" ]] && kill -0 "$backend_pid" 2>/dev/null; then
-        kill "$backend_pid" 2>/dev/null || true
-        wait "$backend_pid" 2>/dev/null || true
-    fi
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
+# shellcheck source=lib/jvm-harness.sh
+source scripts/lib/jvm-harness.sh
+jvm_harness_start kotlin-test
 
-# The library under the name the generated code loads, copied so that a
-# concurrent cargo build cannot swap it mid-run.
-mkdir -p "$scratch/lib"
-cp "$target_dir/debug/libcarnet_ffi.so" "$scratch/lib/libcarnet_ffi.so"
-
-# --- backend -----------------------------------------------------------------
-backend_log="$scratch/backend.log"
-"$target_dir/debug/carnet-insurer" --data-dir "$scratch/insurer" --bind 127.0.0.1:0 \
-    >"$backend_log" 2>&1 &
-backend_pid=$!
-server_url=""
-ca_path=""
-for _ in $(seq 1 300); do
-    server_url="$(sed -n 's/^listening on \(https:[^ ]*\).*/\1/p' "$backend_log" | head -n 1)"
-    ca_path="$(sed -n 's/^ca certificate: \(.*\)$/\1/p' "$backend_log" | head -n 1)"
-    if [[ -n "$server_url" && -n "$ca_path" ]]; then
-        break
-    fi
-    if ! kill -0 "$backend_pid" 2>/dev/null; then
-        echo "kotlin-test: the backend exited:" >&2
-        cat "$backend_log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-if [[ -z "$server_url" || -z "$ca_path" ]]; then
-    echo "kotlin-test: the backend did not start within 30 s:" >&2
-    cat "$backend_log" >&2
-    exit 1
-fi
-echo "kotlin-test: backend at $server_url (pid $backend_pid)"
-
-# --- compile -----------------------------------------------------------------
 generated=(android/carnet/src/main/kotlin/org/carnet/core/*.kt)
-tests=(bindings/tests/kotlin/*.kt)
-cache_dir="$target_dir/kotlin-test"
-mkdir -p "$cache_dir"
-sources_hash="$(cat "${generated[@]}" "${tests[@]}" | sha256sum | cut -c1-16)"
-jar="$cache_dir/carnet-kotlin-test-$sources_hash.jar"
-if [[ -f "$jar" ]]; then
-    echo "kotlin-test: sources unchanged, reusing $(basename "$jar")"
-else
-    echo "kotlin-test: compiling ${#generated[@]} generated + ${#tests[@]} test files (kotlinc, about a minute)"
-    started=$(date +%s)
-    rm -f "$cache_dir"/carnet-kotlin-test-*.jar
-    "$kotlinc" -nowarn -jvm-target 17 -cp "$deps_cp" "${generated[@]}" "${tests[@]}" -d "$jar.tmp.jar"
-    mv "$jar.tmp.jar" "$jar"
-    echo "kotlin-test: compiled in $(($(date +%s) - started)) s"
-fi
+tests=(bindings/tests/kotlin-harness/*.kt bindings/tests/kotlin/*.kt)
+jvm_harness_jar kotlin-test kotlin-test carnet-kotlin-test "${generated[@]}" "${tests[@]}"
 
 # --- run ---------------------------------------------------------------------
 echo "kotlin-test: running"

@@ -23,6 +23,8 @@ sourceSets {
         compileClasspath += bindings.output
     }
     test {
+        // The test runner shared with the bindings' tests.
+        kotlin.srcDir("../../bindings/tests/kotlin-harness")
         compileClasspath += bindings.output
         runtimeClasspath += bindings.output
     }
@@ -36,8 +38,8 @@ dependencies {
     testImplementation(libs.jna)
 }
 
-// The tests use a small runner (src/test/kotlin/.../Harness.kt) that prints
-// `N passed, M failed`, as bindings/tests/kotlin does.
+// The tests use a small runner (bindings/tests/kotlin-harness/Harness.kt,
+// shared with the bindings' tests) that prints `N passed, M failed`.
 val jvmTest by tasks.registering(JavaExec::class) {
     group = "verification"
     description = "Runs the shared-logic tests on the JVM against the host library."

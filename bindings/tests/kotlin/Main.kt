@@ -7,6 +7,8 @@
 // reviewer's admin key, for RequestTests.kt).
 package org.carnet.tests
 
+import org.carnet.testing.*
+
 import java.io.File
 import java.net.InetAddress
 import java.net.ServerSocket

@@ -2,6 +2,8 @@
 // them, but with JVM crypto instead of the Android Keystore.
 package org.carnet.tests
 
+import org.carnet.testing.*
+
 import java.math.BigInteger
 import java.security.KeyPairGenerator
 import java.security.SecureRandom

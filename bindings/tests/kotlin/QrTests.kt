@@ -4,6 +4,8 @@
 // fetched over HTTPS with the JDK's own client.
 package org.carnet.tests
 
+import org.carnet.testing.*
+
 import com.google.zxing.BinaryBitmap
 import com.google.zxing.client.j2se.BufferedImageLuminanceSource
 import com.google.zxing.common.HybridBinarizer

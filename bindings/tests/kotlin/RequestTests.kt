@@ -8,6 +8,8 @@
 // scripts/kotlin-test.sh).
 package org.carnet.tests
 
+import org.carnet.testing.*
+
 import java.io.ByteArrayInputStream
 import java.io.File
 import java.net.InetAddress

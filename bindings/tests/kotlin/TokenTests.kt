@@ -3,6 +3,8 @@
 // with statuses, and a sync.
 package org.carnet.tests
 
+import org.carnet.testing.*
+
 import org.carnet.core.Carnet
 import org.carnet.core.TokenStatus
 

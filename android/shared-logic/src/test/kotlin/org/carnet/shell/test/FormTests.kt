@@ -2,6 +2,8 @@
 // behaves like the core's (docs/adr/0005-outbox.md).
 package org.carnet.shell.test
 
+import org.carnet.testing.*
+
 import org.carnet.core.CarnetException
 import org.carnet.shell.AttachmentRef
 import org.carnet.shell.ClaimForm

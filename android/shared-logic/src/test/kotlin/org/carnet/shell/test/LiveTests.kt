@@ -4,6 +4,8 @@
 // CARNET_SERVER_URL, CARNET_CA_PEM, CARNET_BACKEND_LOG.
 package org.carnet.shell.test
 
+import org.carnet.testing.*
+
 import java.io.File
 import java.net.InetAddress
 import java.net.ServerSocket

@@ -1,6 +1,8 @@
 // Runs every shared-logic test; see Harness.kt for the output format.
 package org.carnet.shell.test
 
+import org.carnet.testing.*
+
 import kotlin.system.exitProcess
 
 fun main() {

@@ -1,6 +1,8 @@
 // A clock and scheduler that move only when a test says so.
 package org.carnet.shell.test
 
+import org.carnet.testing.*
+
 import org.carnet.shell.Cancellable
 import org.carnet.shell.Clock
 import org.carnet.shell.Scheduler

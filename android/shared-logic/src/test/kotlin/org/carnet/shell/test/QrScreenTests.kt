@@ -1,6 +1,8 @@
 // The QR screen's timers and gate, with a fake core and manual time.
 package org.carnet.shell.test
 
+import org.carnet.testing.*
+
 import org.carnet.core.CarnetException
 import org.carnet.core.QrCode
 import org.carnet.core.QrPurpose

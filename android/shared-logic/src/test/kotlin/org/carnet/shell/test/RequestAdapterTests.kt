@@ -4,6 +4,8 @@
 // reaches the core's cancel handle. Skipped without a backend.
 package org.carnet.shell.test
 
+import org.carnet.testing.*
+
 import java.io.File
 import java.nio.file.Files
 import kotlinx.coroutines.delay

@@ -2,6 +2,8 @@
 // backend (the error codes still come from the Rust library).
 package org.carnet.shell.test
 
+import org.carnet.testing.*
+
 import java.io.File
 import java.security.KeyPairGenerator
 import java.security.Signature

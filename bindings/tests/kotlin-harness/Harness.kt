@@ -1,13 +1,18 @@
-// A tiny test runner for the generated bindings on a plain JVM: no JUnit
-// launcher is available offline. Each test prints `ok NAME` or
-// `FAILED NAME: why`; the last line is exactly `N passed, M failed`, which
-// CI reads, and the exit status is non-zero when any test failed.
-package org.carnet.tests
+// A tiny test runner on a plain JVM (no JUnit launcher offline), shared by
+// the bindings' tests (bindings/tests/kotlin, scripts/kotlin-test.sh) and
+// the shells' logic tests (android/shared-logic/src/test,
+// scripts/shells-check.sh). Each test prints `ok NAME`, `skipped NAME: why`
+// or `FAILED NAME: why`; the last line is exactly `N passed, M failed` (with
+// `, K skipped` when any was), which the scripts read, and the exit status
+// is non-zero when any test failed.
+package org.carnet.testing
 
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
 
 class TestFailure(message: String) : AssertionError(message)
+
+class Skipped(message: String) : Exception(message)
 
 class Harness {
     private val tests = mutableListOf<Pair<String, suspend () -> Unit>>()
@@ -20,6 +25,7 @@ class Harness {
     fun run(): Int {
         var passed = 0
         var failed = 0
+        var skipped = 0
         for ((name, body) in tests) {
             val started = System.nanoTime()
             val failure: Throwable? = try {
@@ -29,16 +35,23 @@ class Harness {
                 e
             }
             val ms = (System.nanoTime() - started) / 1_000_000
-            if (failure == null) {
-                passed++
-                println("ok $name (${ms} ms)")
-            } else {
-                failed++
-                println("FAILED $name (${ms} ms): ${failure::class.qualifiedName}: ${failure.message}")
-                failure.printStackTrace(System.out)
+            when (failure) {
+                null -> {
+                    passed++
+                    println("ok $name (${ms} ms)")
+                }
+                is Skipped -> {
+                    skipped++
+                    println("skipped $name: ${failure.message}")
+                }
+                else -> {
+                    failed++
+                    println("FAILED $name (${ms} ms): ${failure::class.qualifiedName}: ${failure.message}")
+                    failure.printStackTrace(System.out)
+                }
             }
         }
-        println("$passed passed, $failed failed")
+        println(if (skipped == 0) "$passed passed, $failed failed" else "$passed passed, $failed failed, $skipped skipped")
         return failed
     }
 }
