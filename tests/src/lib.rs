@@ -1,9 +1,16 @@
 //! End-to-end test support: the reference insurer over HTTPS on loopback, a
-//! raw HTTPS client that trusts it, and a registered, enrolled member.
-//! Shared by the tests in `tests/tests` and the example commands' tests.
+//! raw HTTPS client that trusts it, and a registered, enrolled member; the
+//! insurer spoken to in raw HTTPS ([`backend`]), its reviewer
+//! ([`reviewer`]), sample requests ([`sample`]), sync listeners
+//! ([`progress`]) and a fault-injecting proxy ([`fault_proxy`]). Shared by the tests in `tests/tests` and the
+//! example commands' tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod backend;
 pub mod fault_proxy;
+pub mod progress;
+pub mod reviewer;
+pub mod sample;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +21,7 @@ use carnet_core::clock::SystemClock;
 use carnet_core::model::RegisterRequest;
 use carnet_core::{Carnet, CarnetConfig, VaultKeySource};
 use carnet_insurer::{InsurerConfig, RunningInsurer};
+use fault_proxy::{FaultCounts, FaultPlan, FaultProxy};
 use zeroize::Zeroizing;
 
 /// Starts the insurer with its data in `dir/insurer`.
@@ -21,6 +29,35 @@ pub async fn start_insurer(dir: &Path) -> RunningInsurer {
     carnet_insurer::start(InsurerConfig::new(dir.join("insurer")))
         .await
         .expect("the insurer starts")
+}
+
+/// Starts the insurer with its data in `dir/insurer` and a fault-injecting
+/// proxy in front of it on `plan`.
+pub async fn insurer_behind_proxy(dir: &Path, plan: FaultPlan) -> (RunningInsurer, FaultProxy) {
+    let insurer = start_insurer(dir).await;
+    let proxy = FaultProxy::start(
+        &insurer.url(),
+        insurer.ca_cert_pem(),
+        &dir.join("insurer"),
+        plan,
+    )
+    .await;
+    (insurer, proxy)
+}
+
+/// Fails the test unless every kind of fault in `counts` happened at
+/// least once (the plan bit).
+#[track_caller]
+pub fn assert_every_fault_happened(counts: &FaultCounts) {
+    for (what, count) in [
+        ("dropped before", counts.dropped_before),
+        ("dropped after", counts.dropped_after),
+        ("error answers", counts.error_answers),
+        ("truncated", counts.truncated),
+        ("delayed", counts.delayed),
+    ] {
+        assert!(count > 0, "no {what}: the plan did not bite ({counts:?})");
+    }
 }
 
 /// A raw HTTPS client trusting only the insurer's CA, under the core's TLS

@@ -4,6 +4,7 @@
 //! The client is reqwest on a rustls config built with ring that trusts only
 //! the backend's own CA, as the app does in development.
 
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,17 +14,25 @@ use carnet_core::model::{
     Account, ApiErrorBody, DeviceList, EnrolDeviceResponse, EnrolmentChallenge, JwkSet,
     RegisterResponse, SessionTokens, b64, enrolment_message,
 };
-use carnet_insurer::{InsurerConfig, RunningInsurer};
-use reqwest::{Client, Method, StatusCode};
+use carnet_e2e::backend::{MEMBER_PASSWORD, RawBackend, registration};
+use carnet_insurer::InsurerConfig;
+use reqwest::{Method, StatusCode};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 
 /// A backend in a temporary directory and a client that trusts its CA.
 struct Backend {
-    insurer: RunningInsurer,
-    client: Client,
+    raw: RawBackend,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl Deref for Backend {
+    type Target = RawBackend;
+
+    fn deref(&self) -> &RawBackend {
+        &self.raw
+    }
 }
 
 impl Backend {
@@ -41,57 +50,14 @@ impl Backend {
             None => carnet_insurer::start(config).await,
         }
         .unwrap();
-        let client = carnet_e2e::https_client(insurer.ca_cert_pem());
         Self {
-            insurer,
-            client,
+            raw: RawBackend::new(insurer),
             _dir: None,
         }
     }
 
-    /// Sends a request; returns the status, the headers and the body as JSON
-    /// (`Value::Null` when empty). Fails the test if a body is not JSON.
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.insurer.url()));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            assert_eq!(
-                headers.get("content-type").unwrap(),
-                "application/json",
-                "{status} {path}"
-            );
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{path}: not JSON: {e}"))
-        };
-        (status, headers, value)
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        let (status, _, value) = self.send(Method::POST, path, token, Some(body)).await;
-        (status, value)
-    }
-
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let (status, _, value) = self.send(Method::GET, path, Some(token), None).await;
-        (status, value)
+    async fn shutdown(self) {
+        self.raw.shutdown().await;
     }
 
     async fn jwks(&self) -> JwkSet {
@@ -104,53 +70,21 @@ impl Backend {
 
     /// Registers `username` (201) and confirms it (204).
     async fn register_and_confirm(&self, username: &str) {
-        let (status, body) = self
-            .post("/v1/registrations", None, registration(username))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let registered: RegisterResponse = serde_json::from_value(body).unwrap();
+        let registered: RegisterResponse =
+            serde_json::from_value(self.register(username).await).unwrap();
         assert_eq!(registered.username, username);
         assert!(registered.confirmation_required);
-        let code = self.insurer.confirmation_code(username).unwrap();
-        let (status, body) = self
-            .post(
-                "/v1/registrations/confirm",
-                None,
-                json!({"username": username, "code": code}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        self.confirm(username).await;
     }
 
     async fn login(&self, username: &str) -> SessionTokens {
-        let (status, body) = self
-            .post(
-                "/v1/sessions",
-                None,
-                json!({"username": username, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        serde_json::from_value(body).unwrap()
+        serde_json::from_value(self.log_in(username).await).unwrap()
     }
 
     async fn member(&self, username: &str) -> SessionTokens {
         self.register_and_confirm(username).await;
         self.login(username).await
     }
-}
-
-const PASSWORD: &str = "Clave2024";
-
-fn registration(username: &str) -> Value {
-    json!({
-        "affiliate_number": "123456/01",
-        "card_number": "6034 9300 0012 3456",
-        "birth_date": "1984-03-09",
-        "username": username,
-        "password": PASSWORD,
-        "email": format!("{username}@example.org"),
-    })
 }
 
 fn error_of(body: &Value) -> ApiErrorBody {
@@ -280,7 +214,7 @@ async fn each_invalid_registration_field_is_named_in_a_422() {
 
     // None of those created an account.
     assert_eq!(backend.insurer.confirmation_code("valid.name"), None);
-    backend.insurer.shutdown().await;
+    backend.shutdown().await;
 }
 
 #[tokio::test]
@@ -302,7 +236,7 @@ async fn register_confirm_login_refresh_and_logout() {
     assert_error(status, &body, 409, "username_taken");
 
     // Not confirmed yet: the right password gets 403, a wrong one 401.
-    let login = json!({"username": "maria.lopez", "password": PASSWORD});
+    let login = json!({"username": "maria.lopez", "password": MEMBER_PASSWORD});
     let (status, body) = backend.post("/v1/sessions", None, login.clone()).await;
     assert_error(status, &body, 403, "email_not_confirmed");
 
@@ -349,7 +283,7 @@ async fn register_confirm_login_refresh_and_logout() {
         .post(
             "/v1/sessions",
             None,
-            json!({"username": "nobody.here", "password": PASSWORD}),
+            json!({"username": "nobody.here", "password": MEMBER_PASSWORD}),
         )
         .await;
     assert_error(status, &unknown_user, 401, "wrong_credentials");
@@ -458,7 +392,7 @@ async fn register_confirm_login_refresh_and_logout() {
         .get("/v1/account", &other_session.access_token)
         .await;
     assert_eq!(status, StatusCode::OK);
-    backend.insurer.shutdown().await;
+    backend.shutdown().await;
 }
 
 #[tokio::test]
@@ -498,7 +432,7 @@ async fn five_wrong_confirmation_codes_lock_confirmation() {
         .parse()
         .unwrap();
     assert!((1..=15 * 60).contains(&retry_after));
-    backend.insurer.shutdown().await;
+    backend.shutdown().await;
 }
 
 #[tokio::test]
@@ -523,7 +457,7 @@ async fn concurrent_registrations_of_one_username_make_one_account() {
     }
     assert_eq!(created, 1);
     let backend = Arc::into_inner(backend).unwrap();
-    backend.insurer.shutdown().await;
+    backend.shutdown().await;
 }
 
 #[tokio::test]
@@ -705,7 +639,7 @@ async fn an_enrolled_device_gets_a_certificate_that_verifies_against_the_jwks() 
         .find(|d| d.id == enrolled.device.id)
         .unwrap();
     assert_eq!(revoked.revoked_at, Some(revoked_at));
-    backend.insurer.shutdown().await;
+    backend.shutdown().await;
 }
 
 #[tokio::test]
@@ -831,7 +765,7 @@ async fn every_refusal_is_a_json_error_body() {
         .await
         .unwrap();
     check(response, 404, "not_found").await;
-    backend.insurer.shutdown().await;
+    backend.shutdown().await;
 }
 
 #[tokio::test]
@@ -893,7 +827,7 @@ async fn access_tokens_expire_and_refresh_tokens_renew_them() {
         )
         .await;
     assert_error(status, &body, 401, "invalid_token");
-    backend.insurer.shutdown().await;
+    backend.shutdown().await;
 }
 
 #[tokio::test]
@@ -920,7 +854,7 @@ async fn a_restart_on_the_same_data_dir_keeps_users_ca_and_insurer_key() {
     );
     assert_eq!(std::fs::read_to_string(&ca_path).unwrap(), ca_pem);
     let jwks = first.insurer.jwks();
-    first.insurer.shutdown().await;
+    first.shutdown().await;
 
     let second = Backend::start_in(dir.path(), None).await;
     assert_eq!(second.insurer.ca_cert_pem(), ca_pem);
@@ -955,5 +889,5 @@ async fn a_restart_on_the_same_data_dir_keeps_users_ca_and_insurer_key() {
         .post("/v1/registrations", None, registration("long.lived"))
         .await;
     assert_error(status, &body, 409, "username_taken");
-    second.insurer.shutdown().await;
+    second.shutdown().await;
 }

@@ -8,201 +8,34 @@
 //! is core's `credential::present` with a software device key enrolled
 //! through the API, as the app does it.
 
-use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use carnet_core::clock::{Clock, FixedClock};
+use carnet_core::clock::Clock;
 use carnet_core::credential::{self, Purpose, Rejection};
-use carnet_core::device::{DeviceSigner, SoftwareDeviceKey};
-use carnet_core::model::{b64, enrolment_message};
 use carnet_core::rng::SystemRng;
-use carnet_insurer::{InsurerConfig, RunningInsurer};
-use chrono::{DateTime, TimeDelta, Utc};
-use reqwest::{Client, Method, StatusCode};
+use carnet_e2e::backend::RawDevice;
+use chrono::TimeDelta;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "Clave2024";
-
-/// 2026-03-02T09:30:00Z: every test starts here.
-fn start_time() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_772_443_800, 0).unwrap()
-}
-
-struct Backend {
-    insurer: RunningInsurer,
-    client: Client,
-    clock: Arc<FixedClock>,
-    dir: tempfile::TempDir,
-}
-
-async fn start_in(dir: &Path, clock: Arc<FixedClock>) -> RunningInsurer {
-    let mut config = InsurerConfig::new(dir.join("insurer"));
-    // The tests move the clock by hours; the member's session must outlive that.
-    config.access_token_ttl = Duration::from_secs(30 * 86_400);
-    carnet_insurer::start_with_clock(config, clock)
-        .await
-        .unwrap()
-}
+carnet_e2e::clocked_backend!(Backend);
 
 /// A member of the insurer with an enrolled phone.
 struct Member {
     token: String,
     member_id: String,
-    device_id: String,
-    device: SoftwareDeviceKey,
-    certificate: Vec<u8>,
+    device: RawDevice,
 }
 
 impl Backend {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(FixedClock::new(start_time()));
-        let insurer = start_in(dir.path(), clock.clone()).await;
-        let client = carnet_e2e::https_client(insurer.ca_cert_pem());
-        Self {
-            insurer,
-            client,
-            clock,
-            dir,
-        }
-    }
-
-    /// Stops the backend and starts it again on the same data and clock.
-    async fn restart(self) -> Self {
-        let Self {
-            insurer,
-            client,
-            clock,
-            dir,
-        } = self;
-        insurer.shutdown().await;
-        let insurer = start_in(dir.path(), clock.clone()).await;
-        Self {
-            insurer,
-            client,
-            clock,
-            dir,
-        }
-    }
-
-    fn advance(&self, seconds: i64) {
-        self.clock.advance(TimeDelta::seconds(seconds));
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.insurer.url()));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            assert_eq!(headers["content-type"], "application/json", "{path}");
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        (status, headers, value)
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        let (status, _, value) = self.send(Method::POST, path, token, Some(body)).await;
-        (status, value)
-    }
-
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let (status, _, value) = self.send(Method::GET, path, Some(token), None).await;
-        (status, value)
-    }
-
     /// Registers, confirms and logs in `username`, and enrols a phone.
     async fn member(&self, username: &str) -> Member {
-        let (status, body) = self
-            .post(
-                "/v1/registrations",
-                None,
-                json!({
-                    "affiliate_number": "123456/01",
-                    "card_number": "6034 9300 0012 3456",
-                    "birth_date": "1984-03-09",
-                    "username": username,
-                    "password": PASSWORD,
-                    "email": format!("{username}@example.org"),
-                }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let code = self.insurer.confirmation_code(username).unwrap();
-        let (status, _) = self
-            .post(
-                "/v1/registrations/confirm",
-                None,
-                json!({"username": username, "code": code}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, body) = self
-            .post(
-                "/v1/sessions",
-                None,
-                json!({"username": username, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let token = body["access_token"].as_str().unwrap().to_owned();
-        let (_, account) = self.get("/v1/account", &token).await;
-        let member_id = account["member_id"].as_str().unwrap().to_owned();
-        let (device, device_id, certificate) = self.enrol(&token).await;
+        let member = self.register_member(username).await;
         Member {
-            token,
-            member_id,
-            device_id,
-            device,
-            certificate,
+            device: self.enrol_device(&member.access_token).await,
+            token: member.access_token,
+            member_id: member.member_id,
         }
-    }
-
-    async fn enrol(&self, token: &str) -> (SoftwareDeviceKey, String, Vec<u8>) {
-        let (status, body) = self
-            .post("/v1/devices/challenge", Some(token), json!({}))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let challenge = body["challenge"].as_str().unwrap().to_owned();
-        let device = SoftwareDeviceKey::generate().unwrap();
-        let public_key = b64::encode(&device.public_key().unwrap());
-        let signature = device
-            .sign(&enrolment_message(&challenge, &public_key))
-            .unwrap();
-        let (status, body) = self
-            .post(
-                "/v1/devices",
-                Some(token),
-                json!({
-                    "name": "Pixel 8",
-                    "public_key": public_key,
-                    "challenge": challenge,
-                    "signature": b64::encode(&signature),
-                }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let device_id = body["device"]["id"].as_str().unwrap().to_owned();
-        let certificate = b64::decode(body["certificate"].as_str().unwrap()).unwrap();
-        (device, device_id, certificate)
     }
 
     /// A fresh QR text of `member` for `purpose`, made at the backend's time.
@@ -210,8 +43,8 @@ impl Backend {
         credential::present(
             purpose,
             self.clock.now(),
-            &member.device,
-            &member.certificate,
+            &member.device.key,
+            &member.device.certificate,
             &SystemRng::new(),
         )
         .unwrap()
@@ -433,7 +266,7 @@ async fn a_revoked_device_is_refused() {
     let (status, _, body) = backend
         .send(
             Method::DELETE,
-            &format!("/v1/devices/{}", maria.device_id),
+            &format!("/v1/devices/{}", maria.device.id),
             Some(&maria.token),
             None,
         )
@@ -451,11 +284,8 @@ async fn a_revoked_device_is_refused() {
         .identify(&backend.code(&maria, Purpose::Identify))
         .await;
     assert_rejected(status, &body, &Rejection::DeviceRevoked);
-    let (device, device_id, certificate) = backend.enrol(&maria.token).await;
     let maria = Member {
-        device,
-        device_id,
-        certificate,
+        device: backend.enrol_device(&maria.token).await,
         ..maria
     };
     let settlement_id = backend.open_settlement(&maria).await;
@@ -490,8 +320,8 @@ async fn expired_codes_and_settlements_are_refused() {
     let old = credential::present(
         Purpose::Settle,
         backend.clock.now() - TimeDelta::seconds(91),
-        &maria.device,
-        &maria.certificate,
+        &maria.device.key,
+        &maria.device.certificate,
         &SystemRng::new(),
     )
     .unwrap()

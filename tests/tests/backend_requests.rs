@@ -5,65 +5,18 @@
 //! and decisions with the admin key, isolation between members, and all of
 //! it surviving a backend restart.
 //!
-//! The backend runs on a [`FixedClock`] that the tests move.
+//! The backend runs on a [`FixedClock`](carnet_core::clock::FixedClock)
+//! that the tests move.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
-use carnet_core::clock::FixedClock;
 use carnet_core::model::ATTACHMENT_CHUNK_BYTES;
-use carnet_core::requests::{
-    AbsenteeismLeave, AttachmentRef, ClaimItem, ClaimKind, ContentHash, LeaveReason, MediaType,
-    ReimbursementClaim, RequestForm,
-};
-use carnet_insurer::{InsurerConfig, RunningInsurer};
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use reqwest::{Client, Method, StatusCode};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
+use carnet_core::requests::{AttachmentRef, ContentHash, MediaType, RequestForm};
+use carnet_e2e::backend::start_time;
+use carnet_e2e::sample::{claim, file, leave};
+use chrono::TimeDelta;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "Clave2024";
-
-/// 2026-03-02T09:30:00Z: every test starts here.
-fn start_time() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_772_443_800, 0).unwrap()
-}
-
-struct Backend {
-    insurer: RunningInsurer,
-    client: Client,
-    clock: Arc<FixedClock>,
-    dir: tempfile::TempDir,
-}
-
-fn client_trusting(ca_pem: &str) -> Client {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Client::builder()
-        .use_preconfigured_tls(tls)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
-
-async fn start_in(dir: &Path, clock: Arc<FixedClock>) -> RunningInsurer {
-    let mut config = InsurerConfig::new(dir.join("insurer"));
-    // The member's session must outlive the clock moves and restarts.
-    config.access_token_ttl = Duration::from_secs(30 * 86_400);
-    carnet_insurer::start_with_clock(config, clock)
-        .await
-        .unwrap()
-}
+carnet_e2e::clocked_backend!(Backend);
 
 /// A logged-in member.
 struct Member {
@@ -74,99 +27,10 @@ struct Member {
 type Answer = (StatusCode, Value);
 
 impl Backend {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(FixedClock::new(start_time()));
-        let insurer = start_in(dir.path(), clock.clone()).await;
-        let client = client_trusting(insurer.ca_cert_pem());
-        Self {
-            insurer,
-            client,
-            clock,
-            dir,
-        }
-    }
-
-    /// Stops the backend and starts it again on the same data and clock.
-    async fn restart(self) -> Self {
-        let Self {
-            insurer,
-            client,
-            clock,
-            dir,
-        } = self;
-        insurer.shutdown().await;
-        let insurer = start_in(dir.path(), clock.clone()).await;
-        Self {
-            insurer,
-            client,
-            clock,
-            dir,
-        }
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Answer {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.insurer.url()));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        read(request.send().await.unwrap(), path).await
-    }
-
-    async fn get(&self, path: &str, token: &str) -> Answer {
-        self.send(Method::GET, path, Some(token), None).await
-    }
-
     /// Registers, confirms and logs in `username`.
     async fn member(&self, username: &str) -> Member {
-        let (status, body) = self
-            .send(
-                Method::POST,
-                "/v1/registrations",
-                None,
-                Some(json!({
-                    "affiliate_number": "123456/01",
-                    "card_number": "6034 9300 0012 3456",
-                    "birth_date": "1984-03-09",
-                    "username": username,
-                    "password": PASSWORD,
-                    "email": format!("{username}@example.org"),
-                })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let code = self.insurer.confirmation_code(username).unwrap();
-        let (status, _) = self
-            .send(
-                Method::POST,
-                "/v1/registrations/confirm",
-                None,
-                Some(json!({"username": username, "code": code})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, body) = self
-            .send(
-                Method::POST,
-                "/v1/sessions",
-                None,
-                Some(json!({"username": username, "password": PASSWORD})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
         Member {
-            token: body["access_token"].as_str().unwrap().to_owned(),
+            token: self.register_member(username).await.access_token,
         }
     }
 
@@ -180,16 +44,7 @@ impl Backend {
         bytes: &[u8],
     ) -> Answer {
         let path = format!("/v1/attachments/{hash}?offset={offset}&size={size}");
-        let response = self
-            .client
-            .put(format!("{}{path}", self.insurer.url()))
-            .bearer_auth(&member.token)
-            .header("content-type", "application/octet-stream")
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .unwrap();
-        read(response, &path).await
+        self.put_bytes(&path, &member.token, bytes).await
     }
 
     /// Uploads `bytes` whole, chunk by chunk as the phone does.
@@ -219,19 +74,38 @@ impl Backend {
         revision: u64,
         form: &RequestForm,
     ) -> Answer {
-        self.send(
-            Method::PUT,
+        self.put(
             &format!("/v1/requests/{id}"),
-            Some(&member.token),
-            Some(json!({"revision": revision, "form": form})),
+            &member.token,
+            json!({"revision": revision, "form": form}),
         )
         .await
+    }
+
+    /// [`put_request`](Self::put_request), which the insurer must accept
+    /// (200), answering that it holds revision `held` as received and
+    /// whether this upload was a `replay`.
+    async fn put_received(
+        &self,
+        member: &Member,
+        id: &str,
+        revision: u64,
+        form: &RequestForm,
+        held: u64,
+        replay: bool,
+    ) {
+        let (status, body) = self.put_request(member, id, revision, form).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body,
+            json!({"id": id, "revision": held, "replay": replay, "status": "received"})
+        );
     }
 
     /// A reviewer's call with the admin key.
     async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
         let key = self.insurer.admin_key();
-        self.send(method, path, Some(&key), body).await
+        self.call(method, path, Some(&key), body).await
     }
 
     async fn review(&self, id: &str, action: &str, reasons: &[&str]) -> Answer {
@@ -253,29 +127,6 @@ impl Backend {
     }
 }
 
-async fn read(response: reqwest::Response, path: &str) -> Answer {
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|value| value.to_str().unwrap().to_owned());
-    let bytes = response.bytes().await.unwrap();
-    let value = if bytes.is_empty() {
-        Value::Null
-    } else {
-        assert_eq!(content_type.as_deref(), Some("application/json"), "{path}");
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    (status, value)
-}
-
-/// Bytes that look like nothing in particular, `len` of them.
-fn file(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ seed)
-        .collect()
-}
-
 fn attachment(bytes: &[u8]) -> AttachmentRef {
     AttachmentRef {
         sha256: ContentHash::of(bytes),
@@ -283,32 +134,6 @@ fn attachment(bytes: &[u8]) -> AttachmentRef {
         media_type: MediaType::Jpeg,
         file_name: "certificado.jpg".to_owned(),
     }
-}
-
-fn date(text: &str) -> NaiveDate {
-    text.parse().unwrap()
-}
-
-fn leave(certificate: &AttachmentRef, workplace: &str) -> RequestForm {
-    RequestForm::AbsenteeismLeave(AbsenteeismLeave {
-        reason: Some(LeaveReason::OwnIllness),
-        start: Some(date("2026-02-23")),
-        end: Some(date("2026-02-27")),
-        workplace: workplace.to_owned(),
-        medical_certificate: Some(certificate.clone()),
-    })
-}
-
-fn claim(receipts: &[AttachmentRef]) -> RequestForm {
-    RequestForm::ReimbursementClaim(ReimbursementClaim {
-        claim_kind: Some(ClaimKind::Outpatient),
-        items: vec![ClaimItem {
-            description: "Consulta de cardiología".to_owned(),
-            amount_cents: 4_500_000,
-            currency: "ARS".to_owned(),
-        }],
-        receipts: receipts.to_vec(),
-    })
 }
 
 /// A fresh request id, as the phone makes them.
@@ -450,12 +275,12 @@ async fn attachments_upload_in_chunks_resume_and_are_checked_by_hash() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Without a token: 401.
-    let (status, body) = backend.send(Method::GET, &state_path, None, None).await;
+    let (status, body) = backend.call(Method::GET, &state_path, None, None).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
     );
-    backend.insurer.shutdown().await;
+    backend.0.shutdown().await;
 }
 
 #[tokio::test]
@@ -517,7 +342,7 @@ async fn members_never_see_each_others_files_or_requests() {
     assert_eq!(queue["requests"].as_array().unwrap().len(), 1);
     assert_eq!(queue["requests"][0]["form"]["workplace"], "Escuela 12");
     assert_eq!(queue["requests"][0]["uploads"], 1);
-    backend.insurer.shutdown().await;
+    backend.0.shutdown().await;
 }
 
 #[tokio::test]
@@ -579,34 +404,16 @@ async fn uploads_are_idempotent_by_id_and_revision() {
     );
 
     let first = claim(std::slice::from_ref(&receipt));
-    let (status, body) = backend.put_request(&maria, &id, 1, &first).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body,
-        json!({"id": id, "revision": 1, "replay": false, "status": "received"})
-    );
+    backend.put_received(&maria, &id, 1, &first, 1, false).await;
     // The same upload again (a retry after a timeout): a replay.
-    let (status, body) = backend.put_request(&maria, &id, 1, &first).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        body,
-        json!({"id": id, "revision": 1, "replay": true, "status": "received"})
-    );
+    backend.put_received(&maria, &id, 1, &first, 1, true).await;
     // The member edited it before review began: revision 2 replaces it.
     let second = claim(&[receipt.clone(), receipt.clone()]);
-    let (status, body) = backend.put_request(&maria, &id, 2, &second).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body,
-        json!({"id": id, "revision": 2, "replay": false, "status": "received"})
-    );
+    backend
+        .put_received(&maria, &id, 2, &second, 2, false)
+        .await;
     // A late retry of revision 1 changes nothing and says revision 2 is held.
-    let (status, body) = backend.put_request(&maria, &id, 1, &first).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        body,
-        json!({"id": id, "revision": 2, "replay": true, "status": "received"})
-    );
+    backend.put_received(&maria, &id, 1, &first, 2, true).await;
 
     let (status, queue) = backend.admin(Method::GET, "/v1/admin/requests", None).await;
     assert_eq!(status, StatusCode::OK, "{queue}");
@@ -627,7 +434,7 @@ async fn uploads_are_idempotent_by_id_and_revision() {
         revisions,
         vec![(json!(1), json!("received")), (json!(2), json!("received"))]
     );
-    backend.insurer.shutdown().await;
+    backend.0.shutdown().await;
 }
 
 #[tokio::test]
@@ -643,14 +450,14 @@ async fn returned_then_resubmitted_then_approved_through_the_admin_api() {
 
     // Not with the member's token, nor without a key.
     let (status, body) = backend
-        .send(Method::GET, "/v1/admin/requests", Some(&maria.token), None)
+        .call(Method::GET, "/v1/admin/requests", Some(&maria.token), None)
         .await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
     );
     let (status, _) = backend
-        .send(
+        .call(
             Method::POST,
             &format!("/v1/admin/requests/{id}/review"),
             Some(&backend.insurer.pharmacy_key()),
@@ -695,19 +502,16 @@ async fn returned_then_resubmitted_then_approved_through_the_admin_api() {
     assert_eq!(queue["requests"].as_array().unwrap().len(), 1);
 
     backend.clock.advance(TimeDelta::hours(1));
-    let (status, body) = backend
-        .put_request(
+    backend
+        .put_received(
             &maria,
             &id,
             2,
             &leave(&certificate, "Escuela 12 (turno tarde)"),
+            2,
+            false,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body,
-        json!({"id": id, "revision": 2, "replay": false, "status": "received"})
-    );
     let (_, queue) = backend
         .admin(Method::GET, "/v1/admin/requests?status=received", None)
         .await;
@@ -770,7 +574,7 @@ async fn returned_then_resubmitted_then_approved_through_the_admin_api() {
         start_time().timestamp() + 7200
     );
     assert_eq!(feed["more"], false);
-    backend.insurer.shutdown().await;
+    backend.0.shutdown().await;
 }
 
 #[tokio::test]
@@ -849,7 +653,7 @@ async fn the_changes_feed_pages_with_after_and_limit() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
         assert_eq!(body["code"], "invalid_field");
     }
-    backend.insurer.shutdown().await;
+    backend.0.shutdown().await;
 }
 
 #[tokio::test]
@@ -886,12 +690,7 @@ async fn idempotency_and_partial_uploads_survive_a_backend_restart() {
     );
     // The same upload weeks later is still a replay.
     backend.clock.advance(TimeDelta::days(25));
-    let (status, body) = backend.put_request(&maria, &id, 1, &form).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body,
-        json!({"id": id, "revision": 1, "replay": true, "status": "received"})
-    );
+    backend.put_received(&maria, &id, 1, &form, 1, true).await;
     // The photo resumes where it stopped.
     let (status, state) = backend
         .get(&format!("/v1/attachments/{photo_hash}"), &maria.token)
@@ -914,5 +713,5 @@ async fn idempotency_and_partial_uploads_survive_a_backend_restart() {
     assert_eq!(queue["requests"][0]["uploads"], 2);
     let feed = backend.changes(&maria, "").await;
     assert_eq!(feed["changes"].as_array().unwrap().len(), 1);
-    backend.insurer.shutdown().await;
+    backend.0.shutdown().await;
 }

@@ -5,43 +5,19 @@
 //! answers for used, expired and unknown, and failed attempts throttled per
 //! member and per provider.
 //!
-//! The backend runs on a [`FixedClock`] that the tests move.
+//! The backend runs on a [`FixedClock`](carnet_core::clock::FixedClock)
+//! that the tests move.
 
-use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use carnet_core::clock::{Clock, FixedClock};
-use carnet_core::device::{DeviceSigner, SoftwareDeviceKey};
-use carnet_core::model::{b64, enrolment_message};
+use carnet_core::clock::Clock;
+use carnet_core::model::b64;
 use carnet_core::token::{Counter, TokenBook, TokenSecret, derive_offline_code, slot_of};
-use carnet_insurer::{InsurerConfig, RunningInsurer};
-use chrono::{DateTime, TimeDelta, Utc};
-use reqwest::{Client, Method, StatusCode};
+use chrono::TimeDelta;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "Clave2024";
-
-/// 2026-03-02T09:30:00Z: every test starts here.
-fn start_time() -> DateTime<Utc> {
-    DateTime::from_timestamp(1_772_443_800, 0).unwrap()
-}
-
-struct Backend {
-    insurer: RunningInsurer,
-    client: Client,
-    clock: Arc<FixedClock>,
-    dir: tempfile::TempDir,
-}
-
-async fn start_in(dir: &Path, clock: Arc<FixedClock>) -> RunningInsurer {
-    let mut config = InsurerConfig::new(dir.join("insurer"));
-    // The tests move the clock by hours; the member's session must outlive that.
-    config.access_token_ttl = Duration::from_secs(30 * 86_400);
-    carnet_insurer::start_with_clock(config, clock)
-        .await
-        .unwrap()
-}
+carnet_e2e::clocked_backend!(Backend);
 
 /// A member of the insurer with an enrolled phone (its key is not needed
 /// here: tokens rest on the device secret).
@@ -52,150 +28,14 @@ struct Member {
 }
 
 impl Backend {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(FixedClock::new(start_time()));
-        let insurer = start_in(dir.path(), clock.clone()).await;
-        let client = carnet_e2e::https_client(insurer.ca_cert_pem());
-        Self {
-            insurer,
-            client,
-            clock,
-            dir,
-        }
-    }
-
-    /// Stops the backend and starts it again on the same data and clock.
-    async fn restart(self) -> Self {
-        let Self {
-            insurer,
-            client,
-            clock,
-            dir,
-        } = self;
-        insurer.shutdown().await;
-        let insurer = start_in(dir.path(), clock.clone()).await;
-        Self {
-            insurer,
-            client,
-            clock,
-            dir,
-        }
-    }
-
-    fn advance(&self, seconds: i64) {
-        self.clock.advance(TimeDelta::seconds(seconds));
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.insurer.url()));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            assert_eq!(headers["content-type"], "application/json", "{path}");
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        (status, headers, value)
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        let (status, _, value) = self.send(Method::POST, path, token, Some(body)).await;
-        (status, value)
-    }
-
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        let (status, _, value) = self.send(Method::GET, path, Some(token), None).await;
-        (status, value)
-    }
-
     /// Registers, confirms and logs in `username`, and enrols a phone.
     async fn member(&self, username: &str) -> Member {
-        let (status, body) = self
-            .post(
-                "/v1/registrations",
-                None,
-                json!({
-                    "affiliate_number": "123456/01",
-                    "card_number": "6034 9300 0012 3456",
-                    "birth_date": "1984-03-09",
-                    "username": username,
-                    "password": PASSWORD,
-                    "email": format!("{username}@example.org"),
-                }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        let code = self.insurer.confirmation_code(username).unwrap();
-        let (status, _) = self
-            .post(
-                "/v1/registrations/confirm",
-                None,
-                json!({"username": username, "code": code}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, body) = self
-            .post(
-                "/v1/sessions",
-                None,
-                json!({"username": username, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let token = body["access_token"].as_str().unwrap().to_owned();
-        let (_, account) = self.get("/v1/account", &token).await;
-        let member_id = account["member_id"].as_str().unwrap().to_owned();
-        let device_id = self.enrol(&token).await;
+        let member = self.register_member(username).await;
         Member {
-            token,
-            member_id,
-            device_id,
+            device_id: self.enrol_device(&member.access_token).await.id,
+            token: member.access_token,
+            member_id: member.member_id,
         }
-    }
-
-    async fn enrol(&self, token: &str) -> String {
-        let (status, body) = self
-            .post("/v1/devices/challenge", Some(token), json!({}))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let challenge = body["challenge"].as_str().unwrap().to_owned();
-        let device = SoftwareDeviceKey::generate().unwrap();
-        let public_key = b64::encode(&device.public_key().unwrap());
-        let signature = device
-            .sign(&enrolment_message(&challenge, &public_key))
-            .unwrap();
-        let (status, body) = self
-            .post(
-                "/v1/devices",
-                Some(token),
-                json!({
-                    "name": "Pixel 8",
-                    "public_key": public_key,
-                    "challenge": challenge,
-                    "signature": b64::encode(&signature),
-                }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["device"]["id"].as_str().unwrap().to_owned()
     }
 
     async fn issue(&self, member: &Member, practice: Option<&str>) -> Value {

@@ -2,19 +2,13 @@
 //! a hostile plan, every kind of fault happens and each is seen by a client
 //! as the failure it stands for; with no plan, every request passes.
 
-use carnet_e2e::fault_proxy::{FaultPlan, FaultProxy};
+use carnet_e2e::fault_proxy::FaultPlan;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_happens_and_a_quiet_plan_passes_everything() {
     let dir = tempfile::tempdir().unwrap();
-    let insurer = carnet_e2e::start_insurer(dir.path()).await;
-    let proxy = FaultProxy::start(
-        &insurer.url(),
-        insurer.ca_cert_pem(),
-        &dir.path().join("insurer"),
-        FaultPlan::hostile(42),
-    )
-    .await;
+    let (insurer, proxy) =
+        carnet_e2e::insurer_behind_proxy(dir.path(), FaultPlan::hostile(42)).await;
     // The phone trusts the insurer's CA and reaches the proxy.
     let client = carnet_e2e::https_client(insurer.ca_cert_pem());
     let url = format!("{}/.well-known/jwks.json", proxy.url());
@@ -41,15 +35,7 @@ async fn every_fault_happens_and_a_quiet_plan_passes_everything() {
     }
     let counts = proxy.counts();
     assert_eq!(counts.requests, 300);
-    for (what, count) in [
-        ("dropped before", counts.dropped_before),
-        ("dropped after", counts.dropped_after),
-        ("error answers", counts.error_answers),
-        ("truncated", counts.truncated),
-        ("delayed", counts.delayed),
-    ] {
-        assert!(count > 0, "no {what} in {counts:?}");
-    }
+    carnet_e2e::assert_every_fault_happened(&counts);
     assert_eq!(failed_status, counts.error_answers);
     assert_eq!(
         failed_transport,

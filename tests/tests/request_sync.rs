@@ -13,18 +13,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use carnet_core::model::{ReviewQueue, ReviewedRequest};
+use carnet_core::model::ReviewedRequest;
 use carnet_core::requests::{
-    AbsenteeismLeave, AttachmentRef, ClaimItem, ClaimKind, LeaveReason, MediaType, Outbox,
-    ReimbursementClaim, RequestForm, RequestId, RequestState, ServerStatus,
+    AttachmentRef, MediaType, Outbox, RequestForm, RequestId, RequestState, ServerStatus,
 };
 use carnet_core::sync::{
     Backoff, CancelToken, SyncPhase, SyncPolicy, SyncProgress, SyncProgressReport,
 };
 use carnet_core::{Carnet, Error};
-use carnet_e2e::{enrolled_member, https_client};
+use carnet_e2e::enrolled_member;
+use carnet_e2e::progress::{FirstChunk, sync_past_first_chunk};
+use carnet_e2e::reviewer::{queue, review};
+use carnet_e2e::sample::{claim, file, leave};
 use carnet_insurer::{InsurerConfig, RunningInsurer};
-use serde_json::{Value, json};
 
 /// Short waits, so that "offline" is decided in well under a second.
 fn fast_policy() -> SyncPolicy {
@@ -60,39 +61,6 @@ async fn start(dir: &Path, addr: Option<SocketAddr>) -> RunningInsurer {
     carnet_insurer::start(config).await.unwrap()
 }
 
-/// Deterministic bytes that do not compress to nothing.
-fn file(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ seed)
-        .collect()
-}
-
-fn date(text: &str) -> chrono::NaiveDate {
-    text.parse().unwrap()
-}
-
-fn leave(certificate: &AttachmentRef, workplace: &str) -> RequestForm {
-    RequestForm::AbsenteeismLeave(AbsenteeismLeave {
-        reason: Some(LeaveReason::OwnIllness),
-        start: Some(date("2026-02-23")),
-        end: Some(date("2026-02-27")),
-        workplace: workplace.to_owned(),
-        medical_certificate: Some(certificate.clone()),
-    })
-}
-
-fn claim(receipts: &[AttachmentRef]) -> RequestForm {
-    RequestForm::ReimbursementClaim(ReimbursementClaim {
-        claim_kind: Some(ClaimKind::Outpatient),
-        items: vec![ClaimItem {
-            description: "Consulta de cardiología".to_owned(),
-            amount_cents: 4_500_000,
-            currency: "ARS".to_owned(),
-        }],
-        receipts: receipts.to_vec(),
-    })
-}
-
 /// A leave with a certificate of `size` bytes, saved and queued.
 fn file_leave(
     carnet: &Carnet,
@@ -115,49 +83,12 @@ fn state_of(carnet: &Carnet, id: &RequestId) -> RequestState {
     carnet.request(id).unwrap().unwrap().state
 }
 
-async fn admin(
-    insurer: &RunningInsurer,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = https_client(insurer.ca_cert_pem())
-        .request(method, format!("{}{path}", insurer.url()))
-        .bearer_auth(insurer.admin_key());
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// The reviewer's queue.
-async fn queue(insurer: &RunningInsurer) -> Vec<ReviewedRequest> {
-    let (status, body) = admin(insurer, reqwest::Method::GET, "/v1/admin/requests", None).await;
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_value::<ReviewQueue>(body)
-        .unwrap()
-        .requests
-}
-
 /// The reviewer's record of `id`, which must be there exactly once.
 async fn held(insurer: &RunningInsurer, id: &RequestId) -> ReviewedRequest {
     let all = queue(insurer).await;
     let matching: Vec<_> = all.iter().filter(|r| r.id == id.as_str()).collect();
     assert_eq!(matching.len(), 1, "request held {} times", matching.len());
     matching[0].clone()
-}
-
-async fn review(insurer: &RunningInsurer, id: &RequestId, action: &str, reasons: &[&str]) {
-    let (status, body) = admin(
-        insurer,
-        reqwest::Method::POST,
-        &format!("/v1/admin/requests/{}/review", id.as_str()),
-        Some(json!({ "action": action, "reasons": reasons })),
-    )
-    .await;
-    assert_eq!(status, 200, "{action}: {body}");
 }
 
 #[tokio::test]
@@ -352,43 +283,6 @@ async fn a_revision_edited_while_the_previous_one_uploads_is_not_marked_sent() {
     insurer.shutdown().await;
 }
 
-/// Tells the test when the first chunk of a file was accepted.
-struct FirstChunk {
-    sender: tokio::sync::mpsc::UnboundedSender<()>,
-    sent: AtomicBool,
-    cancel: Option<CancelToken>,
-    cancelled_at: std::sync::Mutex<Option<Instant>>,
-}
-
-impl FirstChunk {
-    fn new(cancel: Option<CancelToken>) -> (Arc<Self>, tokio::sync::mpsc::UnboundedReceiver<()>) {
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let hook = Arc::new(Self {
-            sender,
-            sent: AtomicBool::new(false),
-            cancel,
-            cancelled_at: std::sync::Mutex::new(None),
-        });
-        (hook, receiver)
-    }
-}
-
-impl SyncProgress for FirstChunk {
-    fn on_progress(&self, progress: SyncProgressReport) {
-        if progress.phase == SyncPhase::Attachments
-            && progress.bytes_done > 0
-            && progress.bytes_done < progress.bytes_total
-            && !self.sent.swap(true, Ordering::SeqCst)
-        {
-            if let Some(cancel) = &self.cancel {
-                *self.cancelled_at.lock().unwrap() = Some(Instant::now());
-                cancel.cancel();
-            }
-            let _ = self.sender.send(());
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_backend_restart_mid_sync_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -408,12 +302,7 @@ async fn a_backend_restart_mid_sync_loses_and_duplicates_nothing() {
     let claim_id = carnet.save_request_draft(claim(&[receipt])).unwrap().id;
     carnet.submit_request(&claim_id).unwrap();
 
-    let (hook, mut first_chunk) = FirstChunk::new(None);
-    let syncing = {
-        let carnet = Arc::clone(&carnet);
-        tokio::spawn(async move { carnet.sync_with(Some(hook), None).await })
-    };
-    first_chunk.recv().await.unwrap();
+    let syncing = sync_past_first_chunk(&carnet).await;
     insurer.shutdown().await;
     let insurer = start(dir.path(), Some(addr)).await;
 
@@ -453,7 +342,7 @@ async fn cancel_mid_upload_stops_promptly_and_the_next_sync_resumes() {
     let outcome = carnet.sync_with(Some(hook.clone()), Some(cancel)).await;
     let stopped = Instant::now();
     assert!(matches!(outcome, Err(Error::SyncCancelled)), "{outcome:?}");
-    let cancelled_at = hook.cancelled_at.lock().unwrap().unwrap();
+    let cancelled_at = hook.cancelled_at().unwrap();
     assert!(
         stopped - cancelled_at < Duration::from_secs(1),
         "{:?}",

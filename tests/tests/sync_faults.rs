@@ -24,24 +24,24 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use carnet_core::api::{ApiClient, ApiConfig};
 use carnet_core::clock::SystemClock;
-use carnet_core::model::{LoginRequest, RequestStatusEntry, ReviewQueue, ReviewedRequest};
+use carnet_core::model::{LoginRequest, RequestStatusEntry, ReviewedRequest};
 use carnet_core::requests::{
     AbsenteeismLeave, AttachmentRef, ClaimItem, ClaimKind, ContinuityCertificate, FamilyRelation,
     LeaveReason, MediaType, MemberRequest, ReimbursementClaim, RemoteCareReason,
     RemoteCareRegistration, RequestForm, RequestId, RequestState, ServerStatus,
 };
-use carnet_core::sync::{Backoff, SyncPhase, SyncPolicy, SyncProgress, SyncProgressReport};
+use carnet_core::sync::{Backoff, SyncPolicy};
 use carnet_core::{Carnet, CarnetConfig, Error, VaultKeySource};
+use carnet_e2e::enrolled_member;
 use carnet_e2e::fault_proxy::{FaultPlan, FaultProxy};
-use carnet_e2e::{enrolled_member, https_client};
+use carnet_e2e::progress::sync_past_first_chunk;
+use carnet_e2e::reviewer::{queue, review};
 use carnet_insurer::RunningInsurer;
 use chrono::Datelike as _;
-use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt as _;
 use zeroize::Zeroizing;
 
@@ -292,42 +292,6 @@ async fn sync_until_settled(carnet: &Carnet, bound: usize) -> (usize, usize) {
     panic!("still not settled after {bound} syncs ({offline} offline)");
 }
 
-async fn admin(
-    insurer: &RunningInsurer,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = https_client(insurer.ca_cert_pem())
-        .request(method, format!("{}{path}", insurer.url()))
-        .bearer_auth(insurer.admin_key());
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn queue(insurer: &RunningInsurer) -> Vec<ReviewedRequest> {
-    let (status, body) = admin(insurer, reqwest::Method::GET, "/v1/admin/requests", None).await;
-    assert_eq!(status, 200, "{body}");
-    serde_json::from_value::<ReviewQueue>(body)
-        .unwrap()
-        .requests
-}
-
-async fn review(insurer: &RunningInsurer, id: &RequestId, action: &str, reasons: &[&str]) {
-    let (status, body) = admin(
-        insurer,
-        reqwest::Method::POST,
-        &format!("/v1/admin/requests/{}/review", id.as_str()),
-        Some(json!({ "action": action, "reasons": reasons })),
-    )
-    .await;
-    assert_eq!(status, 200, "{action}: {body}");
-}
-
 /// The member's own view of the backend, straight at the insurer (its own
 /// login session), for what the admin API does not show: the feed of
 /// status changes and the attachments' states.
@@ -479,14 +443,7 @@ async fn check_nothing_lost_nothing_duplicated(
 async fn a_hostile_line_loses_and_duplicates_nothing() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let insurer = carnet_e2e::start_insurer(dir.path()).await;
-    let proxy = FaultProxy::start(
-        &insurer.url(),
-        insurer.ca_cert_pem(),
-        &dir.path().join("insurer"),
-        FaultPlan::none(),
-    )
-    .await;
+    let (insurer, proxy) = carnet_e2e::insurer_behind_proxy(dir.path(), FaultPlan::none()).await;
     let username = "hana.hostil";
     let carnet = member_behind(&insurer, &proxy, dir.path(), username, hostile_policy()).await;
     let member = MemberView::login(&insurer, username).await;
@@ -567,15 +524,7 @@ async fn a_hostile_line_loses_and_duplicates_nothing() {
         counts.requests,
         started.elapsed()
     );
-    for (what, count) in [
-        ("dropped before", counts.dropped_before),
-        ("dropped after", counts.dropped_after),
-        ("error answers", counts.error_answers),
-        ("truncated", counts.truncated),
-        ("delayed", counts.delayed),
-    ] {
-        assert!(count > 0, "no {what}: the plan did not bite");
-    }
+    carnet_e2e::assert_every_fault_happened(&counts);
     proxy.shutdown().await;
     insurer.shutdown().await;
 }
@@ -583,35 +532,10 @@ async fn a_hostile_line_loses_and_duplicates_nothing() {
 // ---------------------------------------------------------------------------
 // 3. The backend restarted mid-sync, behind the proxy
 
-/// Says when the first chunk of a file was accepted.
-struct FirstChunk {
-    sender: tokio::sync::mpsc::UnboundedSender<()>,
-    sent: AtomicBool,
-}
-
-impl SyncProgress for FirstChunk {
-    fn on_progress(&self, progress: SyncProgressReport) {
-        if progress.phase == SyncPhase::Attachments
-            && progress.bytes_done > 0
-            && progress.bytes_done < progress.bytes_total
-            && !self.sent.swap(true, Ordering::SeqCst)
-        {
-            let _ = self.sender.send(());
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_restarted_on_another_port_behind_the_proxy_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let insurer = carnet_e2e::start_insurer(dir.path()).await;
-    let proxy = FaultProxy::start(
-        &insurer.url(),
-        insurer.ca_cert_pem(),
-        &dir.path().join("insurer"),
-        FaultPlan::none(),
-    )
-    .await;
+    let (insurer, proxy) = carnet_e2e::insurer_behind_proxy(dir.path(), FaultPlan::none()).await;
     let username = "ines.reinicio";
     // Patient: about 10 s of retries, time for the backend to come back.
     let policy = SyncPolicy {
@@ -634,16 +558,7 @@ async fn a_backend_restarted_on_another_port_behind_the_proxy_loses_nothing() {
     (plan.error_429, plan.error_503) = (0, 0);
     proxy.set_plan(plan);
 
-    let (sender, mut first_chunk) = tokio::sync::mpsc::unbounded_channel();
-    let hook = Arc::new(FirstChunk {
-        sender,
-        sent: AtomicBool::new(false),
-    });
-    let syncing = {
-        let carnet = Arc::clone(&carnet);
-        tokio::spawn(async move { carnet.sync_with(Some(hook), None).await })
-    };
-    first_chunk.recv().await.unwrap();
+    let syncing = sync_past_first_chunk(&carnet).await;
     insurer.shutdown().await;
     // Another port: the proxy (the phone's URL) now leads there.
     let insurer = carnet_e2e::start_insurer(dir.path()).await;
@@ -805,7 +720,6 @@ async fn run_child(
 async fn sigkill_during_sync_loses_and_duplicates_nothing() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let insurer = carnet_e2e::start_insurer(dir.path()).await;
     // Every call delayed a little (and a few dropped before or after the
     // insurer acted): the windows between the phone's steps are wide
     // enough for random kills to land in each phase.
@@ -817,13 +731,7 @@ async fn sigkill_during_sync_loses_and_duplicates_nothing() {
         max_delay: Duration::from_millis(25),
         ..FaultPlan::none()
     };
-    let proxy = FaultProxy::start(
-        &insurer.url(),
-        insurer.ca_cert_pem(),
-        &dir.path().join("insurer"),
-        plan,
-    )
-    .await;
+    let (insurer, proxy) = carnet_e2e::insurer_behind_proxy(dir.path(), plan).await;
     let ca_file = dir.path().join("insurer").join("ca.pem");
     assert!(ca_file.exists());
     let username = "julia.sigkill";
