@@ -138,6 +138,10 @@ pub struct SyncReport {
     /// Requests the insurer refused, each with why; they stay queued.
     #[uniffi(default)]
     pub requests_failed: Vec<FailedUpload>,
+    /// Whether this sync renewed the member certificate (due within 30
+    /// days, or its signing key withdrawn).
+    #[uniffi(default)]
+    pub certificate_renewed: bool,
 }
 
 fn count(n: usize) -> u32 {
@@ -159,6 +163,7 @@ impl From<carnet_core::SyncReport> for SyncReport {
                 .into_iter()
                 .map(FailedUpload::from)
                 .collect(),
+            certificate_renewed: report.certificate_renewed,
         }
     }
 }

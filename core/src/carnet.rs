@@ -17,9 +17,9 @@ use crate::credential::{Presentation, Purpose, present};
 use crate::device::{DeviceSigner, SoftwareDeviceKey};
 use crate::error::Error;
 use crate::model::{
-    Account, ConfirmEmailRequest, DeviceInfo, EnrolDeviceRequest, IssueTokenRequest, LoginRequest,
-    RefreshRequest, RegisterRequest, SessionTokens, TokenOrigin, TokenState, Transaction, b64,
-    enrolment_message,
+    Account, ConfirmEmailRequest, DeviceInfo, EnrolDeviceRequest, EnrolDeviceResponse,
+    IssueTokenRequest, LoginRequest, RefreshRequest, RegisterRequest, SessionTokens, TokenOrigin,
+    TokenState, Transaction, b64, enrolment_message,
 };
 use crate::requests::{
     AttachmentRef, Listing, MediaType, MemberRequest, Outbox, RequestForm, RequestId,
@@ -33,6 +33,12 @@ use crate::vault::{KeyStore, Vault, VaultKey};
 
 /// Refresh the access token when it has less than this left.
 const REFRESH_MARGIN_SECONDS: i64 = 30;
+
+/// The sync renews the member certificate when it has less than this left
+/// (30 days of its 90). A third of the lifetime leaves a member who syncs
+/// only now and then weeks to pass by a network before the QR is refused,
+/// while renewing once a month at most for one who syncs daily.
+pub const RENEW_BEFORE: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
 const TREE_SESSION: &str = "session";
 const TREE_DEVICE: &str = "device";
@@ -147,6 +153,14 @@ pub struct SyncReport {
     /// Requests the insurer refused, each with why. They stay queued: the
     /// member recalls, corrects and submits them again.
     pub requests_failed: Vec<FailedUpload>,
+    /// Whether this sync renewed the member certificate (it was within
+    /// [`RENEW_BEFORE`] of its expiry, or the insurer no longer publishes
+    /// the key that signed it).
+    pub certificate_renewed: bool,
+    /// Why a renewal this sync attempted failed (the error's text: codes,
+    /// never personal data); `None` when none was due or it succeeded. The
+    /// rest of the sync went on; the next sync tries again.
+    pub certificate_renewal_failed: Option<String>,
 }
 
 impl std::fmt::Debug for Carnet {
@@ -254,23 +268,66 @@ impl Carnet {
     /// the insurer's member certificate for it.
     pub async fn enrol_device(&self, device_name: &str) -> Result<Enrolment, Error> {
         let signer = self.device_signer()?;
-        let public_key = b64::encode(&signer.public_key()?);
         let access = self.access_token().await?;
-        let challenge = self.api.enrolment_challenge(&access).await?;
+        let request = self
+            .signed_enrolment_body(&access, &*signer, device_name)
+            .await?;
+        let response = self.api.enrol_device(&access, &request).await?;
+        let enrolment = self.keep_certificate(response, &request.public_key).await?;
+        // The offline token secret rides on enrolment; if it cannot be
+        // fetched now, the next sync asks again.
+        if let Err(error) = self.fetch_token_secret(&access, &enrolment.device_id).await {
+            tracing::warn!(%error, "offline token secret not fetched at enrolment");
+        }
+        Ok(enrolment)
+    }
+
+    /// Renews this device's member certificate now: same device id, same
+    /// device key, a new 90-day lifetime. The sync does this by itself
+    /// when it is due ([`RENEW_BEFORE`]); this is for an explicit call.
+    /// Fails with [`Error::NotEnrolled`] without an enrolment, and with the
+    /// insurer's refusal (`409 device_revoked` as [`ApiError::Conflict`]
+    /// for a revoked device); the stored certificate is then unchanged.
+    pub async fn renew_certificate(&self) -> Result<Enrolment, Error> {
+        let stored: StoredEnrolment = self
+            .vault()?
+            .get(TREE_DEVICE, KEY_ENROLMENT)?
+            .ok_or(Error::NotEnrolled)?;
+        self.renew_stored(&stored).await
+    }
+
+    /// Asks the insurer for a challenge and signs it with the device key:
+    /// the body of an enrolment and of a renewal, proving the key is held.
+    async fn signed_enrolment_body(
+        &self,
+        access: &str,
+        signer: &dyn DeviceSigner,
+        device_name: &str,
+    ) -> Result<EnrolDeviceRequest, Error> {
+        let public_key = b64::encode(&signer.public_key()?);
+        let challenge = self.api.enrolment_challenge(access).await?;
         let signature = signer.sign(&enrolment_message(&challenge.challenge, &public_key))?;
-        let request = EnrolDeviceRequest {
+        Ok(EnrolDeviceRequest {
             name: device_name.to_owned(),
-            public_key: public_key.clone(),
+            public_key,
             challenge: challenge.challenge,
             signature: b64::encode(&signature),
-        };
-        let response = self.api.enrol_device(&access, &request).await?;
+        })
+    }
+
+    /// Checks the certificate of an enrolment or renewal answer and stores
+    /// it (flushed) as this device's enrolment. Trusted only if a key the
+    /// insurer publishes signed it, it has not expired and it binds
+    /// `public_key` (base64url SEC1), the key this phone holds.
+    async fn keep_certificate(
+        &self,
+        response: EnrolDeviceResponse,
+        public_key: &str,
+    ) -> Result<Enrolment, Error> {
         let certificate_bytes =
             b64::decode(&response.certificate).ok_or(ApiError::MalformedResponse {
                 what: "certificate is not base64url".into(),
             })?;
-        // Trust the certificate only if the published key signed it and it
-        // binds the key we hold.
         let trust = TrustList::from_jwks(&self.api.jwks().await?);
         let certificate = certificate::verify(&certificate_bytes, &trust, self.now().timestamp())?;
         if b64::encode(&certificate.device_public_key) != public_key {
@@ -280,22 +337,89 @@ impl Carnet {
             .into());
         }
         let stored = StoredEnrolment {
-            device_id: response.device.id.clone(),
-            device_name: response.device.name.clone(),
+            device_id: response.device.id,
+            device_name: response.device.name,
             certificate: response.certificate,
             certificate_expires_at: certificate.expires_at,
         };
         self.vault()?.put(TREE_DEVICE, KEY_ENROLMENT, &stored)?;
-        // The offline token secret rides on enrolment; if it cannot be
-        // fetched now, the next sync asks again.
-        if let Err(error) = self.fetch_token_secret(&access, &stored.device_id).await {
-            tracing::warn!(%error, "offline token secret not fetched at enrolment");
-        }
         Ok(Enrolment {
             device_id: stored.device_id,
             device_name: stored.device_name,
             certificate,
         })
+    }
+
+    /// Renews the certificate of `stored` at the insurer and keeps the new
+    /// one (see [`Carnet::renew_certificate`]).
+    async fn renew_stored(&self, stored: &StoredEnrolment) -> Result<Enrolment, Error> {
+        let signer = self.device_signer()?;
+        let access = self.access_token().await?;
+        let request = self
+            .signed_enrolment_body(&access, &*signer, &stored.device_name)
+            .await?;
+        let response = self
+            .api
+            .renew_certificate(&access, &stored.device_id, &request)
+            .await?;
+        // A certificate for another device would make every QR name it.
+        if response.device.id != stored.device_id {
+            return Err(ApiError::MalformedResponse {
+                what: "renewal answered for another device".into(),
+            }
+            .into());
+        }
+        self.keep_certificate(response, &request.public_key).await
+    }
+
+    /// Whether the certificate of `stored` should be renewed: it expires
+    /// within [`RENEW_BEFORE`], or the insurer's JWKS no longer verifies it
+    /// (its key was withdrawn: counters would refuse every code).
+    async fn certificate_needs_renewal(&self, stored: &StoredEnrolment) -> Result<bool, Error> {
+        if stored.certificate_expires_at <= (self.now() + RENEW_BEFORE).timestamp() {
+            return Ok(true);
+        }
+        let trust = TrustList::from_jwks(&self.api.jwks().await?);
+        let verifies = b64::decode(&stored.certificate)
+            .is_some_and(|bytes| certificate::verify_signature(&bytes, &trust).is_ok());
+        Ok(!verifies)
+    }
+
+    /// The sync's certificate step: renews when due. A failure is logged
+    /// and put in the report, and the sync goes on, except when the session
+    /// is gone (nothing else would work either) or the sync was cancelled.
+    async fn sync_certificate(
+        &self,
+        vault: &Vault,
+        cancel: &CancelToken,
+        report: &mut SyncReport,
+    ) -> Result<(), Error> {
+        let Some(stored) = vault.get::<StoredEnrolment>(TREE_DEVICE, KEY_ENROLMENT)? else {
+            return Ok(());
+        };
+        let outcome = cancel
+            .run(async {
+                if !self.certificate_needs_renewal(&stored).await? {
+                    return Ok(false);
+                }
+                self.renew_stored(&stored).await.map(|_| true)
+            })
+            .await?;
+        match outcome {
+            Ok(renewed) => report.certificate_renewed = renewed,
+            Err(
+                error @ (Error::NotLoggedIn
+                | Error::SessionExpired
+                | Error::Closed
+                | Error::Api(ApiError::Unauthorized { .. })),
+            ) => return Err(error),
+            Err(error) => {
+                // The error's text carries codes and kinds, not the member.
+                tracing::warn!(%error, "member certificate not renewed");
+                report.certificate_renewal_failed = Some(error.to_string());
+            }
+        }
+        Ok(())
     }
 
     /// This device's enrolment, from the vault (no network).
@@ -593,7 +717,8 @@ impl Carnet {
 
     /// Brings the phone up to date, in this order: the queued requests and
     /// their files go to the insurer, the requests' status changes come
-    /// back, then which tokens were used, new pharmacy transactions
+    /// back, the member certificate is renewed when due ([`RENEW_BEFORE`];
+    /// see [`SyncReport::certificate_renewed`]), then which tokens were used, new pharmacy transactions
     /// (amount, time, place), and the offline token secret if enrolment
     /// could not fetch it.
     ///
@@ -636,6 +761,10 @@ impl Carnet {
             ..SyncReport::default()
         };
         let mut retrier = Retrier::new(self.sync_policy, Arc::clone(&self.rng), cancel);
+        // Before the tokens: the certificate is what keeps the QR usable,
+        // so a failure further on must not hold it back.
+        self.sync_certificate(&vault, retrier.cancel(), &mut report)
+            .await?;
         self.sync_tokens(&vault, &mut retrier, &mut report).await?;
         Ok(report)
     }

@@ -31,5 +31,5 @@ pub mod sync;
 pub mod token;
 pub mod vault;
 
-pub use carnet::{Carnet, CarnetConfig, Enrolment, SyncReport, VaultKeySource};
+pub use carnet::{Carnet, CarnetConfig, Enrolment, RENEW_BEFORE, SyncReport, VaultKeySource};
 pub use error::Error;

@@ -204,6 +204,22 @@ impl ApiClient {
             .await
     }
 
+    /// `POST /v1/devices/{id}/certificate`: a new member certificate for
+    /// this device, same id and same key. `request` is an enrolment body
+    /// with a fresh challenge and the enrolled key's signature over
+    /// [`crate::model::enrolment_message`]; the answer has the enrolment's
+    /// shape, with the new expiry.
+    pub async fn renew_certificate(
+        &self,
+        access_token: &str,
+        device_id: &str,
+        request: &EnrolDeviceRequest,
+    ) -> Result<EnrolDeviceResponse, ApiError> {
+        let path = format!("/v1/devices/{}/certificate", plain_id(device_id)?);
+        self.call(Method::POST, &path, Some(access_token), Some(request))
+            .await
+    }
+
     /// `POST /v1/tokens`: an online consult token.
     pub async fn issue_token(
         &self,

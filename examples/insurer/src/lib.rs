@@ -27,6 +27,7 @@ mod extract;
 mod partner;
 mod password;
 mod pharmacy;
+mod renewal;
 mod request_store;
 mod requests;
 mod service;

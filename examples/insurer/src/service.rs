@@ -106,7 +106,7 @@ fn token_hash(token: &str) -> Vec<u8> {
 }
 
 impl AppState {
-    fn now_unix(&self) -> i64 {
+    pub(crate) fn now_unix(&self) -> i64 {
         self.clock.now().timestamp()
     }
 
@@ -257,6 +257,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/transactions", get(pharmacy::list_transactions))
         .route("/.well-known/jwks.json", get(jwks))
         .merge(crate::requests::routes())
+        .merge(crate::renewal::routes())
         .fallback(extract::route_not_found)
         .method_not_allowed_fallback(extract::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT_BYTES))
@@ -570,7 +571,8 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn user_of(state: &AppState, member: &Authenticated) -> Result<UserRecord, ApiError> {
+/// The account behind `member`'s token.
+pub(crate) fn user_of(state: &AppState, member: &Authenticated) -> Result<UserRecord, ApiError> {
     store::get::<UserRecord>(&state.store.users, &member.username)?
         .filter(|user| user.member_id == member.member_id)
         .ok_or_else(ApiError::unauthorized)
@@ -646,11 +648,12 @@ fn is_lower_hex(text: &str) -> bool {
     text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-async fn enrol_device(
-    State(state): State<Arc<AppState>>,
-    member: Authenticated,
-    ApiJson(request): ApiJson<EnrolDeviceRequest>,
-) -> Result<(StatusCode, Json<EnrolDeviceResponse>), ApiError> {
+/// The checked fields of an enrolment (or renewal) body: the device name,
+/// trimmed, and the public key's SEC1 bytes; 422 `invalid_field` naming the
+/// fields that break the rules.
+pub(crate) fn enrolment_fields(
+    request: &EnrolDeviceRequest,
+) -> Result<(String, Vec<u8>), ApiError> {
     // 1 to 64 characters, no control characters, not only spaces; stored trimmed.
     let name = request.name.trim();
     let mut fields = Vec::new();
@@ -672,52 +675,75 @@ async fn enrol_device(
             "the device name must be 1 to 64 characters and the key an uncompressed P-256 point",
         ));
     };
+    Ok((name.to_owned(), public_key))
+}
 
+/// Uses up `challenge`: it must have been issued to `member`, not used yet
+/// and not expired. One attempt per challenge, whatever its outcome, so a
+/// failed signature cannot be retried on the same challenge.
+pub(crate) fn take_challenge(
+    state: &AppState,
+    member: &Authenticated,
+    challenge: &str,
+) -> Result<(), ApiError> {
     let bad_challenge = |message: &'static str| ApiError::bad_request("invalid_challenge", message);
+    let unknown = || bad_challenge("the challenge was not issued or was already used");
     let Some((issued, raw)) =
-        store::get_raw::<ChallengeRecord>(&state.store.challenges, &request.challenge)?
+        store::get_raw::<ChallengeRecord>(&state.store.challenges, challenge)?
     else {
-        return Err(bad_challenge(
-            "the challenge was not issued or was already used",
-        ));
+        return Err(unknown());
     };
     if issued.member_id != member.member_id {
-        return Err(bad_challenge(
-            "the challenge was not issued or was already used",
-        ));
+        return Err(unknown());
     }
-    // One attempt per challenge, whatever its outcome.
-    if !store::remove_if_unchanged(&state.store.challenges, &request.challenge, &raw)? {
-        return Err(bad_challenge(
-            "the challenge was not issued or was already used",
-        ));
+    if !store::remove_if_unchanged(&state.store.challenges, challenge, &raw)? {
+        return Err(unknown());
     }
-    let now = state.now_unix();
-    if issued.expires_at <= now {
+    if issued.expires_at <= state.now_unix() {
         return Err(bad_challenge("the challenge expired; ask for a new one"));
     }
-    let signature_ok = b64::decode(&request.signature).is_some_and(|signature| {
-        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &public_key)
+    Ok(())
+}
+
+/// Whether `request.signature` is `public_key`'s signature over the
+/// [`enrolment_message`] of the request's challenge and public key text.
+pub(crate) fn device_signature_verifies(public_key: &[u8], request: &EnrolDeviceRequest) -> bool {
+    b64::decode(&request.signature).is_some_and(|signature| {
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, public_key)
             .verify(
                 &enrolment_message(&request.challenge, &request.public_key),
                 &signature,
             )
             .is_ok()
-    });
-    if !signature_ok {
-        return Err(ApiError::bad_request(
-            "bad_signature",
-            "the signature does not verify with the enrolled key",
-        ));
-    }
+    })
+}
 
-    let user = user_of(&state, &member)?;
-    let device_id = state.unique_short_id(&state.store.device_ids, &member.member_id)?;
+/// The refusal of a signature that does not verify with the device key.
+pub(crate) fn bad_signature() -> ApiError {
+    ApiError::bad_request(
+        "bad_signature",
+        "the signature does not verify with the enrolled key",
+    )
+}
+
+/// Signs a member certificate for `member`'s device `device_id` binding
+/// `public_key` (SEC1 uncompressed), valid [`CERTIFICATE_TTL_SECS`] from
+/// `now`, with `user`'s coverage as it is today. Shared by enrolment
+/// and renewal so that both issue exactly the same claims.
+/// Returns the COSE bytes and the expiry (Unix seconds).
+pub(crate) fn issue_certificate(
+    state: &AppState,
+    member: &Authenticated,
+    user: UserRecord,
+    device_id: &str,
+    public_key: Vec<u8>,
+    now: i64,
+) -> Result<(Vec<u8>, i64), ApiError> {
     let expires_at = now + CERTIFICATE_TTL_SECS;
     let certificate = MemberCertificate {
         issuer: ISSUER.to_owned(),
         member_id: member.member_id.clone(),
-        device_id: device_id.clone(),
+        device_id: device_id.to_owned(),
         device_public_key: public_key,
         coverage: Coverage {
             plan: plan_code(&user.coverage.plan).to_owned(),
@@ -730,9 +756,28 @@ async fn enrol_device(
         tracing::error!(%error, "could not sign a member certificate");
         ApiError::internal()
     })?;
+    Ok((signed, expires_at))
+}
+
+async fn enrol_device(
+    State(state): State<Arc<AppState>>,
+    member: Authenticated,
+    ApiJson(request): ApiJson<EnrolDeviceRequest>,
+) -> Result<(StatusCode, Json<EnrolDeviceResponse>), ApiError> {
+    let (name, public_key) = enrolment_fields(&request)?;
+    take_challenge(&state, &member, &request.challenge)?;
+    if !device_signature_verifies(&public_key, &request) {
+        return Err(bad_signature());
+    }
+
+    let user = user_of(&state, &member)?;
+    let now = state.now_unix();
+    let device_id = state.unique_short_id(&state.store.device_ids, &member.member_id)?;
+    let (signed, expires_at) =
+        issue_certificate(&state, &member, user, &device_id, public_key, now)?;
     let info = DeviceInfo {
         id: device_id.clone(),
-        name: name.to_owned(),
+        name,
         enrolled_at: now,
         certificate_expires_at: expires_at,
         revoked_at: None,

@@ -4565,6 +4565,11 @@ public struct SyncReport: Equatable, Hashable {
      * Requests the insurer refused, each with why; they stay queued.
      */
     public var requestsFailed: [FailedUpload]
+    /**
+     * Whether this sync renewed the member certificate (due within 30
+     * days, or its signing key withdrawn).
+     */
+    public var certificateRenewed: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4592,7 +4597,11 @@ public struct SyncReport: Equatable, Hashable {
          */statusChangesPulled: UInt32 = UInt32(0), 
         /**
          * Requests the insurer refused, each with why; they stay queued.
-         */requestsFailed: [FailedUpload] = []) {
+         */requestsFailed: [FailedUpload] = [], 
+        /**
+         * Whether this sync renewed the member certificate (due within 30
+         * days, or its signing key withdrawn).
+         */certificateRenewed: Bool = false) {
         self.tokensUsed = tokensUsed
         self.newTransactions = newTransactions
         self.tokensDisabled = tokensDisabled
@@ -4601,6 +4610,7 @@ public struct SyncReport: Equatable, Hashable {
         self.statusChangesApplied = statusChangesApplied
         self.statusChangesPulled = statusChangesPulled
         self.requestsFailed = requestsFailed
+        self.certificateRenewed = certificateRenewed
     }
 
     
@@ -4626,7 +4636,8 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 attachmentBytesUploaded: FfiConverterUInt64.read(from: &buf), 
                 statusChangesApplied: FfiConverterUInt32.read(from: &buf), 
                 statusChangesPulled: FfiConverterUInt32.read(from: &buf), 
-                requestsFailed: FfiConverterSequenceTypeFailedUpload.read(from: &buf)
+                requestsFailed: FfiConverterSequenceTypeFailedUpload.read(from: &buf), 
+                certificateRenewed: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -4639,6 +4650,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.statusChangesApplied, into: &buf)
         FfiConverterUInt32.write(value.statusChangesPulled, into: &buf)
         FfiConverterSequenceTypeFailedUpload.write(value.requestsFailed, into: &buf)
+        FfiConverterBool.write(value.certificateRenewed, into: &buf)
     }
 }
 

@@ -5891,6 +5891,12 @@ data class SyncReport (
      * Requests the insurer refused, each with why; they stay queued.
      */
     var `requestsFailed`: List<FailedUpload> = listOf() 
+    , 
+    /**
+     * Whether this sync renewed the member certificate (due within 30
+     * days, or its signing key withdrawn).
+     */
+    var `certificateRenewed`: kotlin.Boolean = false 
     
 ){
     
@@ -5915,6 +5921,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterSequenceTypeFailedUpload.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -5926,7 +5933,8 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.allocationSize(value.`attachmentBytesUploaded`) +
             FfiConverterUInt.allocationSize(value.`statusChangesApplied`) +
             FfiConverterUInt.allocationSize(value.`statusChangesPulled`) +
-            FfiConverterSequenceTypeFailedUpload.allocationSize(value.`requestsFailed`)
+            FfiConverterSequenceTypeFailedUpload.allocationSize(value.`requestsFailed`) +
+            FfiConverterBoolean.allocationSize(value.`certificateRenewed`)
     )
 
     override fun write(value: SyncReport, buf: ByteBuffer) {
@@ -5938,6 +5946,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterUInt.write(value.`statusChangesApplied`, buf)
             FfiConverterUInt.write(value.`statusChangesPulled`, buf)
             FfiConverterSequenceTypeFailedUpload.write(value.`requestsFailed`, buf)
+            FfiConverterBoolean.write(value.`certificateRenewed`, buf)
     }
 }
 
